@@ -1,0 +1,101 @@
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { LevelWithSilent } from 'pino';
+import { InvalidOptionError } from '../errors.js';
+import { resolveFlagsPath } from '../flags/index.js';
+import { createCliLogger, LOG_LEVELS, type Logger } from '../logger.js';
+
+/** The options every command accepts (DESIGN section 6). */
+export interface CommonOptions {
+  db?: string;
+  env?: string;
+  flags?: string;
+  json?: boolean;
+  logLevel?: string;
+}
+
+export type Environment = 'production' | 'test';
+
+export interface CliIo {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  /** Aborted by the first SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+export interface CliContext extends CliIo {
+  databasePath: string;
+  /** True when no --db / LEAGUE_BACKFILL_DB was given: only then may the data/ folder be created. */
+  databaseIsDefault: boolean;
+  environment: Environment;
+  /** The database of the other environment (production <-> test), for commands that treat both. */
+  twinDatabasePath: string;
+  flagsPath: string;
+  json: boolean;
+  logger: Logger;
+}
+
+export const DEFAULT_DATA_FOLDER = 'data';
+const DATABASE_FILES: Record<Environment, string> = {
+  production: 'league_analytics.db',
+  test: 'league_analytics_test.db',
+};
+
+/**
+ * Resolves the common options, flags first and environment variables second. Pure apart from
+ * reading `env`: nothing is opened or created here, so a bad argument leaves no file behind.
+ */
+export function resolveContext(options: CommonOptions, io: CliIo): CliContext {
+  const environment = parseEnvironment(options.env, io.env.LEAGUE_BACKFILL_ENV);
+  const logLevel = parseLogLevel(options.logLevel, io.env.LEAGUE_BACKFILL_LOG_LEVEL);
+  const explicitDb = options.db ?? nonEmpty(io.env.LEAGUE_BACKFILL_DB);
+  if (explicitDb !== undefined && explicitDb.trim() === '') throw new InvalidOptionError('--db', 'a file path', explicitDb);
+  const databasePath = explicitDb ?? join(DEFAULT_DATA_FOLDER, DATABASE_FILES[environment]);
+  const twinDatabasePath = explicitDb === undefined
+    ? join(DEFAULT_DATA_FOLDER, DATABASE_FILES[environment === 'production' ? 'test' : 'production'])
+    : twinOf(explicitDb);
+  const flagsPath = resolveFlagsPath({ flagsPath: options.flags, databasePath, env: io.env });
+  return {
+    ...io,
+    databasePath,
+    databaseIsDefault: explicitDb === undefined,
+    environment,
+    twinDatabasePath,
+    flagsPath,
+    json: options.json ?? false,
+    logger: createCliLogger(logLevel),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function parseEnvironment(flag: string | undefined, variable: string | undefined): Environment {
+  const value = flag ?? nonEmpty(variable) ?? 'production';
+  if (value !== 'production' && value !== 'test') {
+    throw new InvalidOptionError(flag !== undefined ? '--env' : 'LEAGUE_BACKFILL_ENV', 'production or test', value);
+  }
+  return value;
+}
+
+function parseLogLevel(flag: string | undefined, variable: string | undefined): LevelWithSilent {
+  const value = flag ?? nonEmpty(variable) ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new InvalidOptionError(flag !== undefined ? '--log-level' : 'LEAGUE_BACKFILL_LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, value);
+  }
+  return value as LevelWithSilent;
+}
+
+/** `x.db` <-> `x_test.db`: the naming DESIGN uses for the two environments. */
+function twinOf(path: string): string {
+  if (/_test\.db$/.test(path)) return path.replace(/_test\.db$/, '.db');
+  if (/\.db$/.test(path)) return path.replace(/\.db$/, '_test.db');
+  return `${path}_test`;
+}
+
+/** Writes one JSON object on stdout (the `--json` contract). */
+export function printJson(context: CliIo, value: unknown): void {
+  context.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

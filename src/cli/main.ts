@@ -1,0 +1,94 @@
+/**
+ * The command line: parses arguments, calls the public API, prints, and maps error codes to
+ * exit codes. One file per command under commands/.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { BackfillError, USAGE_ERROR_CODES } from '../errors.js';
+import { resolveContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+/** What every module under commands/ exports. */
+export interface CommandModule {
+  /** Adds the command's own arguments, options and help text. */
+  describe(command: Command): void;
+  /** Runs the command and returns its exit code. */
+  run(context: CliContext, options: Record<string, unknown>, args: string[]): Promise<number>;
+}
+
+const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promise<CommandModule> }> = [
+  { name: 'backfill', summary: 'fetch league transactions and write them to the database (resumes unfinished jobs)', load: () => import('./commands/backfill.js') },
+  { name: 'jobs', summary: 'show the job log, optionally filtered by status', load: () => import('./commands/jobs.js') },
+  { name: 'flags', summary: 'list, enable, disable or reset the feature flags, or apply a profile', load: () => import('./commands/flags.js') },
+  { name: 'validate', summary: 'check this machine and the database folder before enabling settings', load: () => import('./commands/validate.js') },
+];
+
+function addCommonOptions(command: Command): Command {
+  return command
+    .option('--db <path>', 'database file (default data/league_analytics.db; env LEAGUE_BACKFILL_DB)')
+    .addOption(new Option('--env <name>', 'environment: production or test (env LEAGUE_BACKFILL_ENV)'))
+    .option('--flags <path>', 'feature flags file (default feature_flags.json beside the database; env LEAGUE_BACKFILL_FLAGS)')
+    .option('--json', 'print one JSON object on stdout; logs stay on stderr')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env LEAGUE_BACKFILL_LOG_LEVEL)');
+}
+
+/**
+ * Runs the command line and returns the exit code. Never calls process.exit, so tests can
+ * call it in-process and the caller decides when the process ends.
+ */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const program = new Command('league-backfill')
+    .description('Backfill fantasy-league transactions into SQLite with one writer: parallel fetches, serial commits, no "database is locked".')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  let chosen: { module: CommandModule; options: Record<string, unknown>; args: string[] } | undefined;
+  for (const spec of COMMANDS) {
+    const module = await spec.load();
+    const command = addCommonOptions(program.command(spec.name).description(spec.summary));
+    module.describe(command);
+    command.action((...params: unknown[]) => {
+      const self = params.at(-1) as Command;
+      chosen = { module, options: self.opts(), args: self.args };
+    });
+  }
+  program.addHelpText('after', '\nRun `league-backfill <command> --help` for the options of a command.');
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') return EXIT.ok;
+      return EXIT.usage; // commander already printed the message and the usage hint
+    }
+    return reportError(error, io, argv.includes('--json'));
+  }
+  if (!chosen) {
+    program.outputHelp();
+    return EXIT.usage;
+  }
+  let context: CliContext | undefined;
+  try {
+    context = resolveContext(chosen.options as CommonOptions, io);
+    return await chosen.module.run(context, chosen.options, chosen.args);
+  } catch (error) {
+    return reportError(error, io, context?.json ?? argv.includes('--json'));
+  }
+}
+
+/** Prints one clear line (and, with --json, one JSON object) and returns the exit code for the error. */
+export function reportError(error: unknown, io: CliIo, json: boolean): number {
+  const isBackfillError = error instanceof BackfillError;
+  const code = isBackfillError ? error.code : 'ERR_INTERNAL';
+  const message = error instanceof Error ? error.message : String(error);
+  const exitCode = isBackfillError
+    ? USAGE_ERROR_CODES.has(error.code) ? EXIT.usage : error.code === 'ERR_ABORTED' ? EXIT.interrupted : EXIT.failed
+    : EXIT.failed;
+  io.stderr.write(`league-backfill: ${message}\n`);
+  if (!isBackfillError && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+  if (json) io.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  return exitCode;
+}

@@ -1,0 +1,567 @@
+/**
+ * The engine: fetch workers -> bounded queue -> the single writer thread, and the typed events
+ * that report on all of it. Everything the command line does goes through this class.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EventEmitter } from 'eventemitter3';
+import { BackfillError, ClosedError, InvalidOptionError, type SerializedError, deserializeError } from './errors.js';
+import { DEFAULT_FLAGS, loadFlags, resolveFlagsPath, type Flags } from './flags/index.js';
+import { silentLogger, type Logger } from './logger.js';
+import { resolveTableNames, type TableNames } from './db/schema.js';
+import type { AppliedSettings } from './db/open.js';
+import { BatchQueue } from './queue/batch-queue.js';
+import { Job, type JobHandle, type JobRequest, type JobSummary } from './queue/job.js';
+import { demoSource } from './source/demo/index.js';
+import type { SourceSpec } from './source/types.js';
+import { FetchPool } from './workers/pool.js';
+import type { FetchTaskResult } from './workers/protocol.js';
+import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './writer/retry.js';
+import { WriterHandle } from './writer/writer.js';
+import type { BatchMessage, BatchResult, CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode, WriterConfig } from './writer/protocol.js';
+
+export interface EngineOptions {
+  /** The SQLite database file. */
+  readonly database: string;
+  /** Where league data comes from. @default demoSource() */
+  readonly source?: SourceSpec;
+  /** The feature flags, or the path of a flags file. @default the flags file beside the database (recommended profile when absent) */
+  readonly flags?: Flags | string;
+  /** Fetch worker threads. @default 2 */
+  readonly workers?: number;
+  /** Requests per second across all fetch workers; 0 for no limit. @default 1 for yahoo, 0 otherwise */
+  readonly requestsPerSecond?: number;
+  /** Most rows per batch. @default 100 */
+  readonly batchSize?: number;
+  /** Transactions per page requested from the source (Yahoo serves 25). @default 25 */
+  readonly pageSize?: number;
+  /** Jobs fetched at the same time (each has one page in flight). @default 2 x workers */
+  readonly concurrency?: number;
+  /** Most rows waiting for the writer; fetching pauses beyond it. @default 20000 */
+  readonly queueMaxRows?: number;
+  /** Most rows the writer takes for one group commit. @default 10000 */
+  readonly groupMaxRows?: number;
+  /** Most time one transaction may hold the write lock before the writer commits and starts another. @default 100 */
+  readonly transactionBudgetMs?: number;
+  /** SQLite's busy_timeout (with pragma_optimizations). @default 5000 */
+  readonly busyTimeoutMs?: number;
+  /** How the writer waits for a lock another process holds. @default 'busy-timeout' */
+  readonly lockWait?: LockWaitStrategy;
+  /** A lock wait longer than this is counted as a lock even when it ended in success. @default 50 */
+  readonly lockWaitThresholdMs?: number;
+  /** Retry policy for lock errors (with retry_logic). @default 5 attempts, 100 ms, x2, 5 s cap, jitter 0.5 */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Attempts per page for transient source errors. @default 3 */
+  readonly fetchAttempts?: number;
+  /** WAL size above which the writer checkpoints between transactions. @default 67108864 */
+  readonly checkpointThresholdBytes?: number;
+  /** Create the database's folder when missing. @default false */
+  readonly createFolder?: boolean;
+  readonly tables?: Partial<TableNames>;
+  /** @default a silent logger */
+  readonly logger?: Logger;
+}
+
+export type AlertLevel = 'info' | 'warning' | 'critical';
+
+export interface Alert {
+  level: AlertLevel;
+  message: string;
+  figures: Record<string, number | string>;
+}
+
+export interface BatchCommittedEvent extends BatchResult {}
+
+export interface EngineEvents {
+  /** A job was accepted and waits for a slot. */
+  'job:queued': [job: JobHandle];
+  /** A job started fetching, from `cursor`. */
+  'job:started': [job: JobHandle, cursor: number];
+  /** A page of a job was committed. */
+  'job:progress': [summary: JobSummary];
+  'job:completed': [summary: JobSummary];
+  'job:failed': [summary: JobSummary, error: BackfillError];
+  /** A batch and its job's cursor were committed. */
+  'batch:committed': [event: BatchCommittedEvent];
+  /** Another process held the lock: an attempt failed, or waited longer than the threshold. */
+  lock: [info: LockInfo];
+  /** A locked operation is retried after `delayMs`. */
+  retry: [info: LockInfo];
+  alert: [alert: Alert];
+  checkpoint: [info: CheckpointInfo];
+  /** Every job enqueued so far has ended and every batch is committed. */
+  drained: [];
+  closed: [];
+  /** A fault no caller can receive (the writer thread died). */
+  error: [error: Error];
+}
+
+export interface SubmitRequest {
+  sql: string;
+  /** One parameter list per execution; all run in one transaction. @default [[]] */
+  params?: unknown[][];
+  /** @default 'immediate' */
+  mode?: TransactionMode;
+}
+
+export interface RunTotals {
+  jobs: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  skipped: number;
+  rowsFetched: number;
+  rowsInserted: number;
+  rowsIgnored: number;
+  rowsRejected: number;
+  lockCount: number;
+  retries: number;
+  maxRetryCount: number;
+  totalRetryTime: number;
+  transactions: number;
+  maxLockHoldMs: number;
+}
+
+interface ResolvedEngineOptions {
+  database: string;
+  source: SourceSpec;
+  workers: number;
+  requestsPerSecond: number;
+  batchSize: number;
+  pageSize: number;
+  concurrency: number;
+  queueMaxRows: number;
+  groupMaxRows: number;
+  fetchAttempts: number;
+  writer: Omit<WriterConfig, 'flags' | 'logLevel'>;
+  flags: Flags | string | undefined;
+  logger: Logger;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'concurrency', 'queueMaxRows',
+  'groupMaxRows', 'transactionBudgetMs', 'busyTimeoutMs', 'lockWait', 'lockWaitThresholdMs', 'retry', 'fetchAttempts',
+  'checkpointThresholdBytes', 'createFolder', 'tables', 'logger',
+]);
+
+function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  const resolved = value ?? fallback;
+  if (typeof resolved !== 'number' || !Number.isInteger(resolved) || resolved < min || resolved > max) {
+    throw new InvalidOptionError(name, `an integer from ${min} to ${max}`, resolved);
+  }
+  return resolved;
+}
+
+export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new InvalidOptionError(key, `one of the engine options (${[...KNOWN_OPTIONS].join(', ')})`, key);
+  }
+  if (typeof options.database !== 'string' || options.database.length === 0) {
+    throw new InvalidOptionError('database', 'a file path', options.database);
+  }
+  const source = options.source ?? demoSource();
+  const workers = integer('workers', options.workers, 2, 1, 64);
+  const rate = options.requestsPerSecond ?? (source.kind === 'yahoo' ? 1 : 0);
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) throw new InvalidOptionError('requestsPerSecond', 'a number >= 0', rate);
+  const lockWait = options.lockWait ?? 'busy-timeout';
+  if (lockWait !== 'busy-timeout' && lockWait !== 'fair-poll') throw new InvalidOptionError('lockWait', "'busy-timeout' or 'fair-poll'", lockWait);
+  const busyTimeoutMs = integer('busyTimeoutMs', options.busyTimeoutMs, 5000, 0, 600_000);
+  return {
+    database: options.database,
+    source,
+    workers,
+    requestsPerSecond: rate,
+    batchSize: integer('batchSize', options.batchSize, 100, 1, 100),
+    pageSize: integer('pageSize', options.pageSize, 25, 1, 1000),
+    concurrency: integer('concurrency', options.concurrency, workers * 2, 1, 1024),
+    queueMaxRows: integer('queueMaxRows', options.queueMaxRows, 20_000, 100, 10_000_000),
+    groupMaxRows: integer('groupMaxRows', options.groupMaxRows, 10_000, 1, 10_000_000),
+    fetchAttempts: integer('fetchAttempts', options.fetchAttempts, 3, 1, 100),
+    flags: options.flags,
+    logger: options.logger ?? silentLogger(),
+    writer: {
+      path: options.database,
+      tables: resolveTableNames(options.tables),
+      createFolder: options.createFolder ?? false,
+      busyTimeoutMs,
+      lockWait,
+      lockWaitDeadlineMs: busyTimeoutMs,
+      lockWaitThresholdMs: integer('lockWaitThresholdMs', options.lockWaitThresholdMs, 50, 0, 600_000),
+      retry: resolveRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry }),
+      transactionBudgetMs: integer('transactionBudgetMs', options.transactionBudgetMs, 100, 1, 60_000),
+      checkpointThresholdBytes: integer('checkpointThresholdBytes', options.checkpointThresholdBytes, 64 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
+      journalSizeLimit: 64 * 1024 * 1024,
+      walAutocheckpointPages: 1000,
+    },
+  };
+}
+
+interface QueuedBatch {
+  readonly batch: BatchMessage;
+  readonly rowCount: number;
+  resolve(result: BatchResult): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Creates an engine: opens (and migrates) the database in the writer thread and starts the
+ * fetch workers. Fails with a typed error when the flags file or the database is bad.
+ */
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  const resolved = resolveEngineOptions(options);
+  let flags: Flags;
+  let flagsFile: string | null = null;
+  if (typeof resolved.flags === 'object') {
+    flags = resolved.flags;
+  } else {
+    flagsFile = resolveFlagsPath({ flagsPath: resolved.flags, databasePath: resolved.database });
+    const state = await loadFlags(flagsFile);
+    flags = state.flags;
+    if (!state.exists) resolved.logger.info({ flagsFile }, 'no flags file: running the recommended profile');
+  }
+  const writer = await WriterHandle.start({ ...resolved.writer, flags, logLevel: resolved.logger.level }, resolved.logger.child({ component: 'writer' }));
+  return new Engine(resolved, writer, flagsFile);
+}
+
+export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposable {
+  readonly #options: ResolvedEngineOptions;
+  readonly #logger: Logger;
+  readonly #writer: WriterHandle;
+  readonly #pool: FetchPool;
+  readonly #queue: BatchQueue<QueuedBatch>;
+  readonly #stopping = new AbortController();
+  readonly #waiting: Job[] = [];
+  readonly #jobs = new Map<string, Job>();
+  readonly #failedJobs = new Set<string>();
+  readonly #pump: Promise<void>;
+  readonly #recentLocks: number[] = [];
+  #lastRateAlert: { level: AlertLevel; at: number } | undefined;
+  #running = 0;
+  #closing: Promise<void> | undefined;
+  readonly totals: RunTotals = {
+    jobs: 0, completed: 0, failed: 0, cancelled: 0, skipped: 0, rowsFetched: 0, rowsInserted: 0, rowsIgnored: 0,
+    rowsRejected: 0, lockCount: 0, retries: 0, maxRetryCount: 0, totalRetryTime: 0, transactions: 0, maxLockHoldMs: 0,
+  };
+  /** The flags file read at start, or null when flags were given as an object. */
+  readonly flagsFile: string | null;
+
+  /** @internal use `createEngine()` */
+  constructor(options: ResolvedEngineOptions, writer: WriterHandle, flagsFile: string | null) {
+    super();
+    this.#options = options;
+    this.#logger = options.logger;
+    this.#writer = writer;
+    this.flagsFile = flagsFile;
+    this.#queue = new BatchQueue({ maxRows: options.queueMaxRows });
+    this.#pool = new FetchPool({ workers: options.workers, requestsPerSecond: options.requestsPerSecond });
+    // eventemitter3 does not throw on an unheard 'error': log it so a fault is never silent.
+    this.on('error', (error) => this.#logger.error({ err: error }, 'engine error'));
+    writer.on('lock', (info) => this.#onLock(info));
+    writer.on('retry', (info) => {
+      this.totals.retries++;
+      this.totals.totalRetryTime += info.delayMs / 1000;
+      this.emit('retry', info);
+    });
+    writer.on('checkpoint', (info) => this.emit('checkpoint', info));
+    writer.on('error', (error) => this.emit('error', error));
+    this.#pump = this.#runPump();
+  }
+
+  /** The pragmas as SQLite reported them back, and the flags as they took effect. */
+  get settings(): AppliedSettings {
+    return this.#writer.settings;
+  }
+
+  get flags(): Flags {
+    return this.#writer.settings.effectiveFlags;
+  }
+
+  /** Adds a job (one league, one season). It starts when a slot is free; `done` settles when it ends. */
+  enqueue(request: JobRequest): JobHandle {
+    this.#assertOpen();
+    const job = new Job(request, this.#options.source.kind);
+    const existing = this.#jobs.get(job.id);
+    if (existing && (existing.state === 'queued' || existing.state === 'running')) return existing.handle;
+    this.#jobs.set(job.id, job);
+    this.#failedJobs.delete(job.id);
+    this.totals.jobs++;
+    this.#waiting.push(job);
+    this.emit('job:queued', job.handle);
+    this.#startWaitingJobs();
+    return job.handle;
+  }
+
+  /** Runs any write through the engine's single writer, in one transaction, retried on locks like the engine's own. */
+  async submit(request: SubmitRequest): Promise<{ changes: number; lastInsertRowid: number }> {
+    this.#assertOpen();
+    if (typeof request?.sql !== 'string' || request.sql.trim() === '') throw new InvalidOptionError('sql', 'a SQL statement', request?.sql);
+    const params = request.params ?? [];
+    if (!Array.isArray(params) || !params.every(Array.isArray)) throw new InvalidOptionError('params', 'an array of parameter arrays', params);
+    const mode = request.mode ?? 'immediate';
+    if (!['deferred', 'immediate', 'exclusive'].includes(mode)) throw new InvalidOptionError('mode', "'deferred', 'immediate' or 'exclusive'", mode);
+    return this.#writer.exec(request.sql, params, mode);
+  }
+
+  /** Checkpoints the WAL through the writer's connection. */
+  checkpoint(mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE' = 'PASSIVE'): Promise<CheckpointInfo> {
+    this.#assertOpen();
+    return this.#writer.checkpoint(mode);
+  }
+
+  /** Resolves once every job enqueued so far has ended (completed, failed or cancelled). */
+  async drain(): Promise<void> {
+    const pending = [...this.#jobs.values()].filter((job) => !job.ended).map((job) => job.settled);
+    await Promise.all(pending);
+    this.emit('drained');
+  }
+
+  /**
+   * Stops fetching, lets the writer commit every batch already fetched, marks unfinished jobs
+   * `cancelled` (they resume on the next run), checkpoints, closes the threads. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------------
+
+  #startWaitingJobs(): void {
+    while (this.#running < this.#options.concurrency && this.#waiting.length > 0 && !this.#stopping.signal.aborted) {
+      const job = this.#waiting.shift()!;
+      this.#running++;
+      void this.#runJob(job).finally(() => {
+        this.#running--;
+        this.#startWaitingJobs();
+      });
+    }
+  }
+
+  async #runJob(job: Job): Promise<void> {
+    const signal = this.#stopping.signal;
+    const startedAt = performance.now();
+    try {
+      const start = await this.#writer.startJob({
+        jobId: job.id, leagueKey: job.request.leagueKey, season: job.request.season, source: job.sourceKind, force: job.request.force ?? false,
+      });
+      if (start.alreadyCompleted) {
+        this.totals.skipped++;
+        this.#finish(job, 'completed', startedAt, { skipped: true });
+        return;
+      }
+      job.markRunning(start.cursor);
+      this.emit('job:started', job.handle, start.cursor);
+      const commits: Array<Promise<void>> = [];
+      let cursor = start.cursor;
+      for (;;) {
+        signal.throwIfAborted();
+        if (job.error) throw job.error;
+        const page = await this.#fetch(job, cursor, signal);
+        const nextCursor = cursor + page.recordCount;
+        const final = page.recordCount < this.#options.pageSize;
+        const batches = page.batches.length > 0 ? page.batches : [{ rows: '[]', rowCount: 0 }];
+        for (let index = 0; index < batches.length; index++) {
+          const last = index === batches.length - 1;
+          const encoded = batches[index]!;
+          const batch: BatchMessage = {
+            jobId: job.id,
+            rows: encoded.rows,
+            rowCount: encoded.rowCount,
+            rejected: index === 0 ? page.rejected : [],
+            cursor: last ? nextCursor : null,
+            final: last && final,
+          };
+          const commit = job.track(this.#enqueueBatch(batch)).then((result) => this.#onCommitted(job, result, last ? nextCursor : null));
+          // A failed commit stops the job before it fetches further (and is never an unhandled rejection).
+          commit.catch((error: Error) => job.fail(error));
+          commits.push(commit);
+        }
+        cursor = nextCursor;
+        if (final) break;
+      }
+      await Promise.all(commits);
+      this.totals.completed++;
+      this.#finish(job, 'completed', startedAt);
+    } catch (caught) {
+      await this.#endJob(job, caught, startedAt);
+    }
+  }
+
+  async #fetch(job: Job, start: number, signal: AbortSignal): Promise<FetchTaskResult> {
+    const task = { source: this.#options.source, job: job.ref, start, pageSize: this.#options.pageSize, batchSize: this.#options.batchSize };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#pool.run(task, signal);
+      } catch (error) {
+        const transient = (error as { transient?: boolean }).transient === true;
+        if (!transient || attempt >= this.#options.fetchAttempts || signal.aborted) throw error;
+        const delayMs = Math.min(5000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random());
+        this.#logger.warn({ jobId: job.id, start, attempt, delayMs: Math.round(delayMs), err: (error as Error).message }, 'page fetch failed; retrying');
+        await sleep(delayMs, undefined, { signal });
+      }
+    }
+  }
+
+  #enqueueBatch(batch: BatchMessage): Promise<BatchResult> {
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.#queue.push({ batch, rowCount: batch.rowCount, resolve, reject }).catch(reject);
+    });
+  }
+
+  #onCommitted(job: Job, result: BatchResult, cursor: number | null): void {
+    job.addCommitted(result, cursor);
+    this.totals.rowsFetched += result.rowCount;
+    this.totals.rowsInserted += result.inserted;
+    this.totals.rowsIgnored += result.ignored;
+    this.totals.rowsRejected += result.rejected;
+    this.totals.maxRetryCount = Math.max(this.totals.maxRetryCount, result.attempts - 1);
+    this.emit('batch:committed', result);
+    if (cursor !== null) this.emit('job:progress', job.summary(0));
+  }
+
+  async #endJob(job: Job, caught: unknown, startedAt: number): Promise<void> {
+    const aborted = this.#stopping.signal.aborted && !(job.error && job.error.code !== 'ERR_ABORTED');
+    const error = job.error ?? toBackfillError(caught);
+    const status = aborted ? 'cancelled' : 'failed';
+    if (!aborted) this.#failedJobs.add(job.id);
+    // Wait until this job's batches already queued are committed (cancelled) or dropped (failed):
+    // the job's row in job_log must not say `failed` while a batch of it is still being written.
+    await job.quiesce();
+    try {
+      await this.#writer.endJob(job.id, status, aborted ? 'stopped before completion; run again to resume' : error.message);
+    } catch (endError) {
+      this.#logger.warn({ jobId: job.id, err: (endError as Error).message }, 'could not record the end of the job in job_log; it stays resumable');
+    }
+    if (status === 'failed') this.totals.failed++;
+    else this.totals.cancelled++;
+    this.#finish(job, status, startedAt, { error });
+  }
+
+  #finish(job: Job, status: 'completed' | 'failed' | 'cancelled', startedAt: number, extra: { skipped?: boolean; error?: BackfillError } = {}): void {
+    const summary = job.end(status, performance.now() - startedAt, extra);
+    if (status === 'completed') this.emit('job:completed', summary);
+    else if (status === 'failed') this.emit('job:failed', summary, extra.error!);
+  }
+
+  // ---- the writer pump ------------------------------------------------------------------------
+
+  /**
+   * Takes every batch waiting in the queue and hands it to the writer as one group commit, one
+   * group at a time: the writer is never idle while batches wait, and never has more than one
+   * group to work on.
+   */
+  async #runPump(): Promise<void> {
+    for (;;) {
+      const taken = await this.#queue.take(this.#options.groupMaxRows);
+      if (taken === null) return;
+      // A batch of a job that has failed must not commit: its cursor would skip the page that failed.
+      const items = taken.filter((item) => {
+        if (!this.#failedJobs.has(item.batch.jobId)) return true;
+        item.reject(new BackfillError('ERR_JOB_FAILED', `Job ${item.batch.jobId} failed earlier; batch dropped`));
+        return false;
+      });
+      if (items.length === 0) continue;
+      try {
+        const result = await this.#writer.commit(items.map((item) => item.batch));
+        this.totals.transactions += result.transactions;
+        this.totals.maxLockHoldMs = Math.max(this.totals.maxLockHoldMs, result.maxHoldMs);
+        result.outcomes.forEach((outcome, index) => {
+          const item = items[index]!;
+          if (outcome.ok) {
+            item.resolve(outcome);
+          } else {
+            this.#failedJobs.add(outcome.jobId);
+            item.reject(commitError(outcome.error, outcome.jobId));
+          }
+        });
+      } catch (error) {
+        for (const item of items) {
+          this.#failedJobs.add(item.batch.jobId);
+          item.reject(toBackfillError(error));
+        }
+      }
+    }
+  }
+
+  // ---- locks and alerts ---------------------------------------------------------------------
+
+  #onLock(info: LockInfo): void {
+    this.totals.lockCount++;
+    this.emit('lock', info);
+    const now = Date.now();
+    this.#recentLocks.push(now);
+    while (this.#recentLocks.length > 0 && this.#recentLocks[0]! < now - 60_000) this.#recentLocks.shift();
+    if (info.attempt > 3) {
+      this.#alert('info', `${info.operation} needed ${info.attempt} attempts to get the write lock`, { operation: info.operation, attempts: info.attempt });
+    }
+    const perMinute = this.#recentLocks.length;
+    const level: AlertLevel | null = perMinute > 10 ? 'critical' : perMinute > 5 ? 'warning' : null;
+    if (level) {
+      const last = this.#lastRateAlert;
+      // One alert per level per minute: a lock storm must not become an alert storm.
+      if (!last || last.at < now - 60_000 || (last.level === 'warning' && level === 'critical')) {
+        this.#lastRateAlert = { level, at: now };
+        this.#alert(level, `${perMinute} locks in the last minute (warning above 5, critical above 10)`, { locksPerMinute: perMinute });
+      }
+    }
+  }
+
+  #alert(level: AlertLevel, message: string, figures: Record<string, number | string>): void {
+    const log = level === 'info' ? 'info' : level === 'warning' ? 'warn' : 'error';
+    this.#logger[log]({ alert: level, ...figures }, message);
+    this.emit('alert', { level, message, figures });
+  }
+
+  // ---- closing ------------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#closing) throw new ClosedError('The engine');
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping.abort(new BackfillError('ERR_ABORTED', 'The engine is closing'));
+    for (const job of this.#waiting.splice(0)) {
+      this.totals.cancelled++;
+      job.end('cancelled', 0, { error: new BackfillError('ERR_ABORTED', 'The engine closed before the job started') });
+    }
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['jobs', () => Promise.all([...this.#jobs.values()].map((job) => job.settled))],
+      ['queue', async () => {
+        this.#queue.close();
+        await this.#pump;
+      }],
+      ['fetch pool', () => this.#pool.close()],
+      ['writer', () => this.#writer.close()],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        this.#logger.warn({ err: error, step: name }, 'a close step failed; continuing');
+      }
+    }
+    this.emit('closed');
+  }
+}
+
+function toBackfillError(error: unknown): BackfillError {
+  if (error instanceof BackfillError) return error;
+  if (error instanceof Error && error.name === 'AbortError') return new BackfillError('ERR_ABORTED', error.message, { cause: error });
+  return new BackfillError('ERR_INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+function commitError(serialized: SerializedError, jobId: string): BackfillError {
+  const error = deserializeError(serialized);
+  if (error.code === 'ERR_DATABASE_LOCKED') {
+    return new BackfillError('ERR_DATABASE_LOCKED',
+      `Job ${jobId}: the database stayed locked by another process through every retry (${serialized.message}). ` +
+      'Nothing of the failed batch was written; run again to resume from the last committed page.', { cause: error });
+  }
+  return new BackfillError(error.code === 'ERR_INTERNAL' ? 'ERR_DATABASE_WRITE' : error.code,
+    `Job ${jobId}: the batch could not be written (${serialized.message}); it was rolled back, nothing half-written`, { cause: error });
+}
+
+export { DEFAULT_FLAGS };

@@ -1,0 +1,33 @@
+/**
+ * league-backfill: backfill fantasy-league transaction history into SQLite with a single
+ * writer. This file holds only re-exports: it is the package's one door.
+ */
+export { createEngine, Engine, resolveEngineOptions } from './engine.js';
+export type { Alert, AlertLevel, BatchCommittedEvent, EngineEvents, EngineOptions, RunTotals, SubmitRequest } from './engine.js';
+export { jobIdOf, validateJobRequest } from './queue/job.js';
+export type { JobHandle, JobRequest, JobState, JobSummary } from './queue/job.js';
+export { BatchQueue } from './queue/batch-queue.js';
+export type { BatchQueueOptions } from './queue/batch-queue.js';
+export { demoSource, demoLeagueKeys, seasonLeagueKey } from './source/demo/index.js';
+export type { DemoSourceOptions } from './source/demo/index.js';
+export { parseTransactionsResponse, parseLeagueMetadata } from './source/yahoo/parse.js';
+export { TRANSACTION_COLUMNS } from './source/types.js';
+export type { JobRef, ParsedPage, RejectedRecord, Source, SourceSpec, TransactionRow } from './source/types.js';
+export {
+  DEFAULT_FLAGS, FLAG_DESCRIPTIONS, FLAG_NAMES, PROFILES, assertFlagName, describeFlags, effectiveFlags, flagsStatus,
+  isFlagName, loadFlags, resolveFlagsPath, saveFlags, updateFlags,
+} from './flags/index.js';
+export type { FlagName, FlagSource, FlagStatus, Flags, FlagsState, ProfileName } from './flags/index.js';
+export { openDatabase, checkDatabasePath } from './db/open.js';
+export type { AppliedSettings, OpenDatabaseOptions, OpenedDatabase } from './db/open.js';
+export { migrate, assertIdentifier, SCHEMA_VERSION, DEFAULT_TABLES } from './db/schema.js';
+export type { MigrationResult, TableNames } from './db/schema.js';
+export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './writer/retry.js';
+export type { CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
+export {
+  BackfillError, ClosedError, DatabaseLockedError, DatabaseOpenError, FlagsFileError, InvalidOptionError, SourceError,
+  isLockError,
+} from './errors.js';
+export type { ErrorCode, SerializedError } from './errors.js';
+export { createCliLogger, silentLogger } from './logger.js';
+export type { Logger } from './logger.js';

@@ -1,0 +1,106 @@
+import { ClosedError, InvalidOptionError } from '../errors.js';
+
+export interface Sized {
+  readonly rowCount: number;
+}
+
+export interface BatchQueueOptions {
+  /** Most rows waiting at once; a producer that would pass it waits (backpressure). @default 20000 */
+  readonly maxRows?: number;
+}
+
+/**
+ * A bounded FIFO of row batches between the fetch side and the writer. Producers `push` and
+ * wait while the queue is full, so memory stays flat however much is left to fetch; the
+ * consumer `take`s everything waiting (up to a row budget) for one group commit.
+ */
+export class BatchQueue<T extends Sized> {
+  readonly maxRows: number;
+  readonly #items: T[] = [];
+  #rows = 0;
+  #closed = false;
+  #spaceWaiters: Array<() => void> = [];
+  #itemWaiter: (() => void) | undefined;
+
+  constructor(options: BatchQueueOptions = {}) {
+    const maxRows = options.maxRows ?? 20_000;
+    if (!Number.isInteger(maxRows) || maxRows < 1) throw new InvalidOptionError('maxRows', 'a positive integer', maxRows);
+    this.maxRows = maxRows;
+  }
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  get rows(): number {
+    return this.#rows;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Adds a batch, waiting first while the queue is full. An item is always accepted into an empty queue. */
+  async push(item: T, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    while (!this.#closed && this.#items.length > 0 && this.#rows + item.rowCount > this.maxRows) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(signal?.reason as Error);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#spaceWaiters.push(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    }
+    if (this.#closed) throw new ClosedError('The batch queue');
+    this.#items.push(item);
+    this.#rows += item.rowCount;
+    const waiter = this.#itemWaiter;
+    this.#itemWaiter = undefined;
+    waiter?.();
+  }
+
+  /**
+   * Takes every waiting batch, in order, up to `maxRows` rows (at least one batch). Waits
+   * while the queue is empty; resolves `null` once it is closed and empty.
+   */
+  async take(maxRows = Number.POSITIVE_INFINITY): Promise<T[] | null> {
+    while (this.#items.length === 0) {
+      if (this.#closed) return null;
+      await new Promise<void>((resolve) => {
+        this.#itemWaiter = resolve;
+      });
+    }
+    const taken: T[] = [];
+    let rows = 0;
+    while (this.#items.length > 0 && (taken.length === 0 || rows + this.#items[0]!.rowCount <= maxRows)) {
+      const item = this.#items.shift()!;
+      rows += item.rowCount;
+      taken.push(item);
+    }
+    this.#rows -= rows;
+    const waiters = this.#spaceWaiters;
+    this.#spaceWaiters = [];
+    for (const wake of waiters) wake();
+    return taken;
+  }
+
+  /** No more pushes; `take` still returns what is waiting, then `null`. */
+  close(): void {
+    this.#closed = true;
+    const waiter = this.#itemWaiter;
+    this.#itemWaiter = undefined;
+    waiter?.();
+    const waiters = this.#spaceWaiters;
+    this.#spaceWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Removes and returns what is waiting (used when stopping at once). */
+  clear(): T[] {
+    const items = this.#items.splice(0);
+    this.#rows = 0;
+    return items;
+  }
+}

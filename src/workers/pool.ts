@@ -1,0 +1,51 @@
+import { Piscina } from 'piscina';
+import { deserializeError } from '../errors.js';
+import type { FetchTask, FetchTaskOutcome, FetchTaskResult, FetchWorkerData } from './protocol.js';
+import { SharedRateLimiter } from './rate-limiter.js';
+
+export interface FetchPoolOptions {
+  /** Worker threads. @default 2 */
+  workers: number;
+  /** Requests per second across all workers; 0 for no limit. */
+  requestsPerSecond: number;
+}
+
+/**
+ * The fetch workers: a Piscina pool running `fetch-worker.js`, with one rate limit shared by
+ * all of them through shared memory.
+ */
+export class FetchPool {
+  readonly #pool: Piscina<FetchTask, FetchTaskOutcome>;
+  readonly rateLimiter: SharedRateLimiter;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: FetchPoolOptions) {
+    this.rateLimiter = new SharedRateLimiter(options.requestsPerSecond);
+    const workerData: FetchWorkerData = { rateBuffer: this.rateLimiter.buffer, requestsPerSecond: options.requestsPerSecond };
+    this.#pool = new Piscina<FetchTask, FetchTaskOutcome>({
+      filename: new URL('./fetch-worker.js', import.meta.url).href,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      // Each job has one page in flight, so the pool never holds more than the running jobs.
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 30_000,
+      workerData,
+    });
+  }
+
+  /** Fetches one page; a failure is rebuilt into its typed error. */
+  async run(task: FetchTask, signal?: AbortSignal): Promise<FetchTaskResult> {
+    const outcome = await this.#pool.run(task, signal ? { signal } : {});
+    if (!outcome.ok) throw deserializeError(outcome.error);
+    return outcome.page;
+  }
+
+  get utilization(): number {
+    return this.#pool.utilization;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#pool.close({ force: true });
+    return this.#closing;
+  }
+}

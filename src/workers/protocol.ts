@@ -1,0 +1,38 @@
+/** The fetch task and its result: what crosses between the main thread and a fetch worker. */
+import type { SerializedError } from '../errors.js';
+import type { JobRef, RejectedRecord, SourceSpec } from '../source/types.js';
+
+export interface FetchWorkerData {
+  /** The shared rate limiter's schedule (see SharedRateLimiter). */
+  rateBuffer: SharedArrayBuffer;
+  requestsPerSecond: number;
+}
+
+export interface FetchTask {
+  source: SourceSpec;
+  job: JobRef;
+  start: number;
+  pageSize: number;
+  /** Most rows per batch (at most 100). */
+  batchSize: number;
+}
+
+export interface EncodedBatch {
+  /** JSON text of `RowTuple[]`. */
+  rows: string;
+  rowCount: number;
+}
+
+export interface FetchTaskResult {
+  batches: EncodedBatch[];
+  rejected: RejectedRecord[];
+  /** Transaction records on the page; fewer than `pageSize` means it was the last page. */
+  recordCount: number;
+  fetchMs: number;
+}
+
+/**
+ * What the worker returns. Failures come back as data: an error thrown across the thread
+ * boundary would lose its class and `code`, and with them whether it is worth retrying.
+ */
+export type FetchTaskOutcome = { ok: true; page: FetchTaskResult } | { ok: false; error: SerializedError };

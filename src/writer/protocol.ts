@@ -1,0 +1,134 @@
+/**
+ * The messages between the main thread and the writer thread, in one place. Everything here
+ * crosses `postMessage`, so it is plain data: no classes, errors as `SerializedError`.
+ */
+import type { SerializedError } from '../errors.js';
+import type { Flags } from '../flags/index.js';
+import type { AppliedSettings } from '../db/open.js';
+import type { MigrationResult, TableNames } from '../db/schema.js';
+import type { RejectedRecord } from '../source/types.js';
+
+export type LockWaitStrategy = 'busy-timeout' | 'fair-poll';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  initialDelayMs: number;
+  factor: number;
+  maxDelayMs: number;
+  /** Each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. */
+  jitter: number;
+}
+
+export interface WriterConfig {
+  path: string;
+  flags: Flags;
+  tables: TableNames;
+  createFolder: boolean;
+  busyTimeoutMs: number;
+  lockWait: LockWaitStrategy;
+  /** With `fair-poll`: the longest the writer polls for the lock before one attempt counts as failed. */
+  lockWaitDeadlineMs: number;
+  /** A wait for the write lock longer than this counts as a lock, even when it ended in success. */
+  lockWaitThresholdMs: number;
+  retry: RetryPolicy;
+  /** Most time one transaction may hold the write lock before the writer commits and starts another. */
+  transactionBudgetMs: number;
+  /** WAL size (bytes) above which the writer checkpoints between transactions. */
+  checkpointThresholdBytes: number;
+  journalSizeLimit: number;
+  walAutocheckpointPages: number;
+  logLevel: string;
+}
+
+/** A batch of at most 100 rows of one job, and where the job stands once it is committed. */
+export interface BatchMessage {
+  jobId: string;
+  /**
+   * Rows as the JSON text of `RowTuple[]`. A string crosses threads as one copy of its bytes;
+   * an array of row objects is cloned key by key, which costs several times more (see bench/).
+   */
+  rows: string;
+  rowCount: number;
+  rejected: RejectedRecord[];
+  /** The job's cursor once this batch is committed; null for a batch that does not end a page. */
+  cursor: number | null;
+  /** True when this batch ends the job's last page: the job is complete once it commits. */
+  final: boolean;
+}
+
+export interface BatchResult {
+  jobId: string;
+  rowCount: number;
+  inserted: number;
+  ignored: number;
+  rejected: number;
+  /** Attempts the transaction that committed this batch needed (1 = no retry). */
+  attempts: number;
+  waitMs: number;
+  commitMs: number;
+}
+
+export interface JobStartRequest {
+  jobId: string;
+  leagueKey: string;
+  season: number;
+  source: string;
+  force: boolean;
+}
+
+export interface JobStartResult {
+  /** The job was already completed (and `force` was off): nothing to do. */
+  alreadyCompleted: boolean;
+  /** Where fetching resumes. */
+  cursor: number;
+}
+
+export type TransactionMode = 'deferred' | 'immediate' | 'exclusive';
+
+export type WriterRequest =
+  | { type: 'commit'; id: number; batches: BatchMessage[] }
+  | { type: 'job:start'; id: number; job: JobStartRequest }
+  | { type: 'job:end'; id: number; jobId: string; status: 'failed' | 'cancelled'; error: string | null }
+  | { type: 'exec'; id: number; sql: string; params: unknown[][]; mode: TransactionMode }
+  | { type: 'checkpoint'; id: number; mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE' }
+  | { type: 'close'; id: number };
+
+export interface CheckpointInfo {
+  mode: string;
+  busy: boolean;
+  walPages: number;
+  checkpointedPages: number;
+  walBytesBefore: number;
+  durationMs: number;
+}
+
+export interface LockInfo {
+  operation: string;
+  attempt: number;
+  delayMs: number;
+  waitMs: number;
+  jobIds: string[];
+  code: string;
+}
+
+export type WriterNotice =
+  | { type: 'ready'; settings: AppliedSettings; migration: MigrationResult | null }
+  | { type: 'fatal'; error: SerializedError }
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; error: SerializedError }
+  | { type: 'lock'; info: LockInfo }
+  | { type: 'retry'; info: LockInfo }
+  | { type: 'checkpoint'; info: CheckpointInfo }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; data?: Record<string, unknown> };
+
+export type BatchOutcome = ({ ok: true } & BatchResult) | { ok: false; jobId: string; error: SerializedError };
+
+export interface CommitResult {
+  /** One outcome per batch, in the order sent. A failed transaction fails only its own batches. */
+  outcomes: BatchOutcome[];
+  /** How many transactions the group took (more than one when the time budget cut it). */
+  transactions: number;
+  /** The longest any of them held the write lock. */
+  maxHoldMs: number;
+}
