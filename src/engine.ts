@@ -555,11 +555,7 @@ function toBackfillError(error: unknown): BackfillError {
 
 function commitError(serialized: SerializedError, jobId: string): BackfillError {
   const error = deserializeError(serialized);
-  if (error.code === 'ERR_DATABASE_LOCKED') {
-    return new BackfillError('ERR_DATABASE_LOCKED',
-      `Job ${jobId}: the database stayed locked by another process through every retry (${serialized.message}). ` +
-      'Nothing of the failed batch was written; run again to resume from the last committed page.', { cause: error });
-  }
+  if (error.code === 'ERR_DATABASE_LOCKED') return new BackfillError('ERR_DATABASE_LOCKED', `Job ${jobId}: ${serialized.message}`, { cause: error });
   return new BackfillError(error.code === 'ERR_INTERNAL' ? 'ERR_DATABASE_WRITE' : error.code,
     `Job ${jobId}: the batch could not be written (${serialized.message}); it was rolled back, nothing half-written`, { cause: error });
 }

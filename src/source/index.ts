@@ -16,9 +16,14 @@ export async function createSource(spec: SourceSpec, context: SourceContext): Pr
   switch (spec.kind) {
     case 'demo':
       return withRateLimit(createDemoSource(spec.options), context.rateLimiter);
-    case 'yahoo':
-    case 'file':
-      throw new BackfillError('ERR_INVALID_OPTION', `The ${spec.kind} source is not available in this build; use --source demo`);
+    case 'yahoo': {
+      const { createYahooSource } = await import('./yahoo/source.js');
+      return createYahooSource(spec.options, context);
+    }
+    case 'file': {
+      const { createFileSource } = await import('./file/source.js');
+      return createFileSource(spec.options);
+    }
     default:
       throw new InvalidOptionError('source.kind', 'one of demo, yahoo, file', (spec as { kind: unknown }).kind);
   }

@@ -12,7 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pRetry from 'p-retry';
 import type { Database, Statement } from 'better-sqlite3';
 import { openDatabase } from '../db/open.js';
-import { isLockError, serializeError } from '../errors.js';
+import { DatabaseLockedError, isLockError, serializeError } from '../errors.js';
 import type { Flags } from '../flags/index.js';
 import { NO_RETRY_POLICY, retryDelayMs } from './retry.js';
 import type {
@@ -23,6 +23,7 @@ import type {
   JobStartRequest,
   JobStartResult,
   LockInfo,
+  RetryPolicy,
   TransactionMode,
   WriterConfig,
   WriterNotice,
@@ -193,10 +194,12 @@ class WriterThread {
   }
 
   async #endJob(jobId: string, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
+    // Recording the end is bookkeeping that must land even with retry_logic off, or a failed
+    // job would still read `running`: it always gets the full retry policy.
     await this.#withLockRetry('job:end', [jobId], 'immediate', (attempt) => {
       this.#applyPendingLocks([jobId], attempt);
       this.#statements.endJob.run({ jobId, status, error, now: new Date().toISOString() });
-    });
+    }, config.retry);
     this.#lockOperations.delete(jobId);
   }
 
@@ -229,37 +232,42 @@ class WriterThread {
     jobIds: string[],
     mode: TransactionMode,
     body: (attempt: number) => T,
+    policy: RetryPolicy = this.#retry,
   ): Promise<{ value: T; attempts: number; waitMs: number; holdMs: number }> {
-    const policy = this.#retry;
     const started = performance.now();
     let attempts = 0;
     let waitMs = 0;
     let holdMs = 0;
-    const value = await pRetry(
-      async () => {
-        attempts++;
-        const attemptStart = performance.now();
-        await this.#begin(mode);
-        waitMs = performance.now() - attemptStart;
-        if (waitMs > config.lockWaitThresholdMs) this.#recordLock({ operation: `${operation}:begin`, attempt: attempts, delayMs: 0, waitMs, jobIds, code: 'SQLITE_BUSY (waited)' }, started);
-        const lockAcquired = performance.now();
+    let value: T;
+    const attempt = async (): Promise<T> => {
+      attempts++;
+      const attemptStart = performance.now();
+      await this.#begin(mode);
+      waitMs = performance.now() - attemptStart;
+      if (waitMs > config.lockWaitThresholdMs) {
+        this.#recordLock({ operation: `${operation}:begin`, attempt: attempts, delayMs: 0, waitMs, jobIds, code: 'SQLITE_BUSY (waited)' }, started);
+      }
+      const lockAcquired = performance.now();
+      this.#afterCommit = [];
+      try {
+        const result = body(attempts);
+        this.#db.exec('COMMIT');
+        holdMs = performance.now() - lockAcquired;
+        for (const step of this.#afterCommit) step();
+        return result;
+      } catch (error) {
+        // SQLite may already have rolled back (for example on SQLITE_FULL or a BUSY commit).
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        throw error;
+      } finally {
         this.#afterCommit = [];
-        try {
-          const result = body(attempts);
-          this.#db.exec('COMMIT');
-          holdMs = performance.now() - lockAcquired;
-          for (const step of this.#afterCommit) step();
-          return result;
-        } catch (error) {
-          // SQLite may already have rolled back (for example on SQLITE_FULL or a BUSY commit).
-          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-          throw error;
-        } finally {
-          this.#afterCommit = [];
-        }
-      },
-      {
+      }
+    };
+    try {
+      value = await pRetry(attempt, {
         retries: policy.attempts - 1,
+        // The delay is ours (jitter 0.5 to 1.5 around the exponential step, DESIGN section 5);
+        // p-retry counts attempts and stops on anything that is not a lock error.
         minTimeout: 0,
         maxTimeout: 0,
         shouldRetry: ({ error }) => isLockError(error),
@@ -275,8 +283,17 @@ class WriterThread {
             await sleep(delayMs);
           }
         },
-      },
-    );
+      });
+    } catch (error) {
+      if (!isLockError(error)) throw error;
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      throw new DatabaseLockedError(
+        `The database stayed locked by another process through ${attempts} attempt${attempts === 1 ? '' : 's'} over ${seconds} s ` +
+        `(${operation}: ${(error as Error).message}${this.#flags.retry_logic ? '' : '; retry_logic is off, so the first lock fails'}). ` +
+        'Nothing of it was written; stop the other writer or run again later to resume.',
+        { cause: error },
+      );
+    }
     return { value, attempts, waitMs, holdMs };
   }
 

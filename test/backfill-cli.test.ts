@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { collect, runCli, startCli } from './helpers/cli.js';
+import { committedRows, readTable, waitFor } from './helpers/processes.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir();
+/** A workload of a few seconds: 3 demo leagues x 7 seasons, about 26,000 rows. */
+const WORKLOAD = ['--leagues', '3', '--seasons', '2019-2025', '--seed', '4'];
+
+async function referenceRun(dir: string): Promise<ReturnType<typeof readTable>> {
+  const db = join(dir, 'reference.db');
+  const result = await runCli(['backfill', '--db', db, ...WORKLOAD, '--json']);
+  expect(result.code, result.stderr).toBe(0);
+  return readTable(db);
+}
+
+describe('backfill on the command line', () => {
+  it('fills the default database from the demo source, and a second run inserts nothing and still exits 0', async () => {
+    const cwd = tempDir();
+    const first = await runCli(['backfill', '--json'], { cwd });
+    expect(first.code, first.stderr).toBe(0);
+    const summary = JSON.parse(first.stdout) as Record<string, number>;
+    for (const key of ['jobs', 'rowsFetched', 'rowsInserted', 'rowsIgnored', 'rowsRejected', 'lockCount', 'retries', 'maxRetryCount', 'totalRetryTime', 'durationMs', 'rowsPerSecond']) {
+      expect(summary, key).toHaveProperty(key);
+    }
+    expect(summary.rowsInserted).toBeGreaterThan(10_000);
+    expect(summary.rowsInserted).toBe(summary.rowsFetched);
+    const db = join(cwd, 'data', 'league_analytics.db');
+    expect(readTable(db).rows).toBe(summary.rowsInserted);
+
+    const second = await runCli(['backfill', '--json'], { cwd });
+    expect(second.code, second.stderr).toBe(0);
+    const again = JSON.parse(second.stdout) as Record<string, number>;
+    expect(again.rowsInserted).toBe(0);
+    expect(again.skipped).toBe(summary.jobs);
+    expect(readTable(db).rows).toBe(summary.rowsInserted);
+  });
+
+  it('ends with exactly the rows of an uninterrupted run after being killed with SIGKILL at several moments', async () => {
+    const dir = tempDir();
+    const reference = await referenceRun(dir);
+    const db = join(dir, 'crashed.db');
+    const slow = [...WORKLOAD, '--latency', '3'];
+    // Kill at start-up, early, in the middle and late: each time at a different point of the commit stream.
+    const moments = [0, 1, Math.round(reference.rows * 0.3), Math.round(reference.rows * 0.7)];
+    const killedAt: number[] = [];
+    for (const threshold of moments) {
+      const child = startCli(['backfill', '--db', db, ...slow]);
+      const exited = collect(child);
+      if (threshold === 0) await new Promise((resolve) => setTimeout(resolve, 150));
+      else await waitFor(() => committedRows(db) >= threshold, 30_000, `${threshold} rows committed`);
+      child.kill('SIGKILL');
+      const result = await exited;
+      expect(result.signal).toBe('SIGKILL');
+      killedAt.push(committedRows(db));
+    }
+    expect(killedAt.at(-1)).toBeLessThan(reference.rows);
+
+    const final = await runCli(['backfill', '--db', db, ...WORKLOAD, '--json']);
+    expect(final.code, final.stderr).toBe(0);
+    const state = readTable(db);
+    expect(state.integrity).toBe('ok');
+    expect(state.distinctKeys).toBe(state.rows);
+    expect(state.rows).toBe(reference.rows);
+    expect(state.keys).toEqual(reference.keys);
+    expect(state.statuses).toEqual({ completed: 21 });
+  });
+
+  it('on SIGINT commits every fetched batch, exits 130, and the next run completes', async () => {
+    const dir = tempDir();
+    const reference = await referenceRun(dir);
+    const db = join(dir, 'interrupted.db');
+    const child = startCli(['backfill', '--db', db, ...WORKLOAD, '--latency', '5', '--json']);
+    const exited = collect(child);
+    await waitFor(() => committedRows(db) > 500, 30_000, 'some rows committed');
+    child.kill('SIGINT');
+    const result = await exited;
+    expect(result.code, result.stderr).toBe(130);
+    const summary = JSON.parse(result.stdout) as { interrupted: boolean; rowsInserted: number; cancelled: number };
+    expect(summary.interrupted).toBe(true);
+    const partial = readTable(db);
+    // Every batch the engine reported as fetched and committed is in the table, nothing more.
+    expect(partial.rows).toBe(summary.rowsInserted);
+    expect(partial.rows).toBeLessThan(reference.rows);
+    expect(partial.statuses.running ?? 0).toBe(0);
+    expect(partial.statuses.cancelled).toBeGreaterThan(0);
+
+    const resumed = await runCli(['backfill', '--db', db, ...WORKLOAD, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const state = readTable(db);
+    expect(state.keys).toEqual(reference.keys);
+    expect(state.statuses).toEqual({ completed: 21 });
+  });
+
+  it('rejects a bad argument with exit 2 before creating any file', async () => {
+    const cwd = tempDir();
+    for (const args of [
+      ['backfill', '--seasons', '2024-2019'],
+      ['backfill', '--workers', '0'],
+      ['backfill', '--batch-size', '1000'],
+      ['backfill', '--league', 'nfl-2023'],
+      ['backfill', '--rate', '-1'],
+      ['backfill', '--source', 'ftp'],
+      ['backfill', '--bogus'],
+      ['nonsense'],
+    ]) {
+      const result = await runCli(args, { cwd });
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
+      expect(result.stderr.length).toBeGreaterThan(0);
+    }
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+});
