@@ -2,6 +2,7 @@
  * The engine: fetch workers -> bounded queue -> the single writer thread, and the typed events
  * that report on all of it. Everything the command line does goes through this class.
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'eventemitter3';
 import { BackfillError, ClosedError, InvalidOptionError, type SerializedError, deserializeError } from './errors.js';
@@ -34,7 +35,9 @@ export interface EngineOptions {
   readonly batchSize?: number;
   /** Transactions per page requested from the source (Yahoo serves 25). @default 25 */
   readonly pageSize?: number;
-  /** Jobs fetched at the same time (each has one page in flight). @default 2 x workers */
+  /** Consecutive pages one fetch task brings back: more amortise the cost of a thread round trip. @default 1 for yahoo, 8 otherwise */
+  readonly pagesPerTask?: number;
+  /** Jobs fetched at the same time (each has one task in flight). @default 2 x workers */
   readonly concurrency?: number;
   /** Most rows waiting for the writer; fetching pauses beyond it. @default 20000 */
   readonly queueMaxRows?: number;
@@ -54,6 +57,8 @@ export interface EngineOptions {
   readonly fetchAttempts?: number;
   /** WAL size above which the writer checkpoints between transactions. @default 67108864 */
   readonly checkpointThresholdBytes?: number;
+  /** SQLite's own checkpoint trigger (pages), run inside a commit; 0 leaves checkpoints to the threshold above. @default 1000 */
+  readonly walAutocheckpointPages?: number;
   /** Create the database's folder when missing. @default false */
   readonly createFolder?: boolean;
   readonly tables?: Partial<TableNames>;
@@ -128,6 +133,7 @@ interface ResolvedEngineOptions {
   requestsPerSecond: number;
   batchSize: number;
   pageSize: number;
+  pagesPerTask: number;
   concurrency: number;
   queueMaxRows: number;
   groupMaxRows: number;
@@ -138,9 +144,9 @@ interface ResolvedEngineOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'concurrency', 'queueMaxRows',
+  'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'pagesPerTask', 'concurrency', 'queueMaxRows',
   'groupMaxRows', 'transactionBudgetMs', 'busyTimeoutMs', 'lockWait', 'lockWaitThresholdMs', 'retry', 'fetchAttempts',
-  'checkpointThresholdBytes', 'createFolder', 'tables', 'logger',
+  'checkpointThresholdBytes', 'walAutocheckpointPages', 'createFolder', 'tables', 'logger',
 ]);
 
 function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -172,6 +178,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     requestsPerSecond: rate,
     batchSize: integer('batchSize', options.batchSize, 100, 1, 100),
     pageSize: integer('pageSize', options.pageSize, 25, 1, 1000),
+    pagesPerTask: integer('pagesPerTask', options.pagesPerTask, source.kind === 'yahoo' ? 1 : 8, 1, 1000),
     concurrency: integer('concurrency', options.concurrency, workers * 2, 1, 1024),
     queueMaxRows: integer('queueMaxRows', options.queueMaxRows, 20_000, 100, 10_000_000),
     groupMaxRows: integer('groupMaxRows', options.groupMaxRows, 10_000, 1, 10_000_000),
@@ -190,7 +197,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
       transactionBudgetMs: integer('transactionBudgetMs', options.transactionBudgetMs, 100, 1, 60_000),
       checkpointThresholdBytes: integer('checkpointThresholdBytes', options.checkpointThresholdBytes, 64 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
       journalSizeLimit: 64 * 1024 * 1024,
-      walAutocheckpointPages: 1000,
+      walAutocheckpointPages: integer('walAutocheckpointPages', options.walAutocheckpointPages, 1000, 0, 1_000_000),
     },
   };
 }
@@ -235,7 +242,7 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
   readonly #pump: Promise<void>;
   readonly #recentLocks: number[] = [];
   #lastRateAlert: { level: AlertLevel; at: number } | undefined;
-  #running = 0;
+  #fetching = 0;
   #closing: Promise<void> | undefined;
   readonly totals: RunTotals = {
     jobs: 0, completed: 0, failed: 0, cancelled: 0, skipped: 0, rowsFetched: 0, rowsInserted: 0, rowsIgnored: 0,
@@ -253,6 +260,8 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     this.flagsFile = flagsFile;
     this.#queue = new BatchQueue({ maxRows: options.queueMaxRows });
     this.#pool = new FetchPool({ workers: options.workers, requestsPerSecond: options.requestsPerSecond });
+    // Every running job listens to this signal; their number is bounded by `concurrency`.
+    setMaxListeners(0, this.#stopping.signal);
     // eventemitter3 does not throw on an unheard 'error': log it so a fault is never silent.
     this.on('error', (error) => this.#logger.error({ err: error }, 'engine error'));
     writer.on('lock', (info) => this.#onLock(info));
@@ -329,18 +338,27 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
 
   // ---- jobs ---------------------------------------------------------------------------------
 
+  /**
+   * Starts waiting jobs while fewer than `concurrency` are fetching. A job gives its slot back
+   * as soon as it has fetched its last page, not when its last batch commits: otherwise every
+   * job boundary would stall fetching until the writer caught up.
+   */
   #startWaitingJobs(): void {
-    while (this.#running < this.#options.concurrency && this.#waiting.length > 0 && !this.#stopping.signal.aborted) {
+    while (this.#fetching < this.#options.concurrency && this.#waiting.length > 0 && !this.#stopping.signal.aborted) {
       const job = this.#waiting.shift()!;
-      this.#running++;
-      void this.#runJob(job).finally(() => {
-        this.#running--;
+      this.#fetching++;
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        this.#fetching--;
         this.#startWaitingJobs();
-      });
+      };
+      void this.#runJob(job, release).finally(release);
     }
   }
 
-  async #runJob(job: Job): Promise<void> {
+  async #runJob(job: Job, releaseFetchSlot: () => void): Promise<void> {
     const signal = this.#stopping.signal;
     const startedAt = performance.now();
     try {
@@ -359,29 +377,36 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
       for (;;) {
         signal.throwIfAborted();
         if (job.error) throw job.error;
-        const page = await this.#fetch(job, cursor, signal);
-        const nextCursor = cursor + page.recordCount;
-        const final = page.recordCount < this.#options.pageSize;
-        const batches = page.batches.length > 0 ? page.batches : [{ rows: '[]', rowCount: 0 }];
-        for (let index = 0; index < batches.length; index++) {
-          const last = index === batches.length - 1;
-          const encoded = batches[index]!;
-          const batch: BatchMessage = {
-            jobId: job.id,
-            rows: encoded.rows,
-            rowCount: encoded.rowCount,
-            rejected: index === 0 ? page.rejected : [],
-            cursor: last ? nextCursor : null,
-            final: last && final,
-          };
-          const commit = job.track(this.#enqueueBatch(batch)).then((result) => this.#onCommitted(job, result, last ? nextCursor : null));
-          // A failed commit stops the job before it fetches further (and is never an unhandled rejection).
-          commit.catch((error: Error) => job.fail(error));
-          commits.push(commit);
+        const fetched = await this.#fetch(job, cursor, signal);
+        let final = false;
+        for (const page of fetched.pages) {
+          const nextCursor = cursor + page.recordCount;
+          final = page.recordCount < this.#options.pageSize;
+          // An empty page still commits its cursor and its rejected records.
+          const batches = page.batches.length > 0 ? page.batches : [{ rows: '[]', rowCount: 0 }];
+          for (let index = 0; index < batches.length; index++) {
+            const last = index === batches.length - 1;
+            const encoded = batches[index]!;
+            const batch: BatchMessage = {
+              jobId: job.id,
+              rows: encoded.rows,
+              rowCount: encoded.rowCount,
+              rejected: index === 0 ? page.rejected : [],
+              cursor: last ? nextCursor : null,
+              final: last && final,
+            };
+            // Waits while the queue is full: this is the backpressure that keeps memory flat.
+            const { committed } = await this.#enqueueBatch(batch, signal);
+            const commit = job.track(committed).then((result) => this.#onCommitted(job, result, last ? nextCursor : null));
+            // A failed commit stops the job before it fetches further (and is never an unhandled rejection).
+            commit.catch((error: Error) => job.fail(error));
+            commits.push(commit);
+          }
+          cursor = nextCursor;
         }
-        cursor = nextCursor;
         if (final) break;
       }
+      releaseFetchSlot();
       await Promise.all(commits);
       this.totals.completed++;
       this.#finish(job, 'completed', startedAt);
@@ -391,7 +416,9 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
   }
 
   async #fetch(job: Job, start: number, signal: AbortSignal): Promise<FetchTaskResult> {
-    const task = { source: this.#options.source, job: job.ref, start, pageSize: this.#options.pageSize, batchSize: this.#options.batchSize };
+    const task = {
+      source: this.#options.source, job: job.ref, start, pageSize: this.#options.pageSize, batchSize: this.#options.batchSize, maxPages: this.#options.pagesPerTask,
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#pool.run(task, signal);
@@ -405,10 +432,19 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     }
   }
 
-  #enqueueBatch(batch: BatchMessage): Promise<BatchResult> {
-    return new Promise<BatchResult>((resolve, reject) => {
-      this.#queue.push({ batch, rowCount: batch.rowCount, resolve, reject }).catch(reject);
+  /**
+   * Queues a batch, waiting for room; resolves with its commit promise, wrapped so that
+   * awaiting the room does not also await the commit.
+   */
+  async #enqueueBatch(batch: BatchMessage, signal: AbortSignal): Promise<{ committed: Promise<BatchResult> }> {
+    let resolve!: (result: BatchResult) => void;
+    let reject!: (error: Error) => void;
+    const committed = new Promise<BatchResult>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    await this.#queue.push({ batch, rowCount: batch.rowCount, resolve, reject }, signal);
+    return { committed };
   }
 
   #onCommitted(job: Job, result: BatchResult, cursor: number | null): void {

@@ -124,6 +124,15 @@ describe('a corrupt flags file', () => {
     expect(readdirSync(cwd)).toEqual(['feature_flags.json']);
   });
 
+  it('reports the problem as a JSON error object with --json', async () => {
+    const { file, before, cli } = corruptSetup();
+    const result = await cli(['flags', 'list', '--json', '--flags', file]);
+    expectRefused(result, file, before);
+    const { error } = JSON.parse(result.stdout) as { error: { code: string; message: string } };
+    expect(error.code).toBe('ERR_FLAGS_FILE');
+    expect(error.message).toContain(file);
+  });
+
   it('makes flags enable fail with exit 2 and leaves the file byte for byte unchanged', async () => {
     const { cwd, file, before, cli } = corruptSetup();
     expectRefused(await cli(['flags', 'enable', 'wal_mode', '--flags', file]), file, before);
@@ -164,6 +173,7 @@ describe('an unknown flag name', () => {
 describe('bad usage of flags', () => {
   it.each([
     [['flags', 'profile', 'nope'], /one profile name: baseline, recommended, full/],
+    [['flags', 'profile', 'toString'], /one profile name: baseline, recommended, full/],
     [['flags', 'bogus'], /one of list, enable, disable, profile, reset/],
     [['flags', 'list', '--nope'], /unknown option '--nope'/],
     [['flags', 'enable'], /one or more flag names/],

@@ -1,4 +1,4 @@
-import { BackfillError, InvalidOptionError } from '../errors.js';
+import { InvalidOptionError } from '../errors.js';
 import type { SharedRateLimiter } from '../workers/rate-limiter.js';
 import { createDemoSource } from './demo/index.js';
 import type { Source, SourceSpec } from './types.js';

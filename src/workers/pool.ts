@@ -26,18 +26,19 @@ export class FetchPool {
       filename: new URL('./fetch-worker.js', import.meta.url).href,
       minThreads: options.workers,
       maxThreads: options.workers,
-      // Each job has one page in flight, so the pool never holds more than the running jobs.
-      concurrentTasksPerWorker: 1,
+      // Each job has one task in flight, so the pool never holds more tasks than running jobs.
+      // Two per worker let a worker start its next task without waiting for the main thread.
+      concurrentTasksPerWorker: 2,
       idleTimeout: 30_000,
       workerData,
     });
   }
 
-  /** Fetches one page; a failure is rebuilt into its typed error. */
+  /** Runs one fetch task (one or more pages); a failure is rebuilt into its typed error. */
   async run(task: FetchTask, signal?: AbortSignal): Promise<FetchTaskResult> {
     const outcome = await this.#pool.run(task, signal ? { signal } : {});
     if (!outcome.ok) throw deserializeError(outcome.error);
-    return outcome.page;
+    return outcome.result;
   }
 
   get utilization(): number {

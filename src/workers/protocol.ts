@@ -15,6 +15,11 @@ export interface FetchTask {
   pageSize: number;
   /** Most rows per batch (at most 100). */
   batchSize: number;
+  /**
+   * Consecutive pages to fetch in this task (it stops early after a short page). More than one
+   * amortises the cost of a round trip between threads, which dominates for fast sources.
+   */
+  maxPages: number;
 }
 
 export interface EncodedBatch {
@@ -23,11 +28,16 @@ export interface EncodedBatch {
   rowCount: number;
 }
 
-export interface FetchTaskResult {
+export interface FetchedPage {
   batches: EncodedBatch[];
   rejected: RejectedRecord[];
   /** Transaction records on the page; fewer than `pageSize` means it was the last page. */
   recordCount: number;
+}
+
+export interface FetchTaskResult {
+  /** The pages fetched, in order; only the last may be short. */
+  pages: FetchedPage[];
   fetchMs: number;
 }
 
@@ -35,4 +45,4 @@ export interface FetchTaskResult {
  * What the worker returns. Failures come back as data: an error thrown across the thread
  * boundary would lose its class and `code`, and with them whether it is worth retrying.
  */
-export type FetchTaskOutcome = { ok: true; page: FetchTaskResult } | { ok: false; error: SerializedError };
+export type FetchTaskOutcome = { ok: true; result: FetchTaskResult } | { ok: false; error: SerializedError };

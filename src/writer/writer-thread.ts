@@ -56,6 +56,8 @@ class WriterThread {
   #starvedCheckpoints = 0;
   /** Figures of the current minute, written with the next transaction: rolled back with it if it fails. */
   #metrics = { locks: 0, retries: 0, lockWaitMs: 0 };
+  /** A moving estimate of how long COMMIT takes, so a transaction stops in time to stay within its budget. */
+  #commitEstimateMs = 5;
   /** Bookkeeping that may only happen once the current transaction has committed. */
   #afterCommit: Array<() => void> = [];
 
@@ -121,7 +123,9 @@ class WriterThread {
           do {
             done.push(this.#writeBatch(batches[index]!));
             index++;
-          } while (index < batches.length && performance.now() - begun < config.transactionBudgetMs);
+            // The lock is held until COMMIT returns, and COMMIT writes every dirty page to the
+            // WAL: stop early enough for the last measured commit to fit in the budget.
+          } while (index < batches.length && performance.now() - begun + this.#commitEstimateMs < config.transactionBudgetMs);
           this.#applyPendingLocks(uniqueJobIds(batches, start, index), attempt);
           this.#writeMetrics(index - start, done.reduce((sum, o) => sum + (o.ok ? o.rowCount : 0), 0), performance.now() - begun);
           return { done, end: index };
@@ -251,8 +255,11 @@ class WriterThread {
       this.#afterCommit = [];
       try {
         const result = body(attempts);
+        const commitStart = performance.now();
         this.#db.exec('COMMIT');
-        holdMs = performance.now() - lockAcquired;
+        const now = performance.now();
+        this.#commitEstimateMs = 0.7 * this.#commitEstimateMs + 0.3 * (now - commitStart);
+        holdMs = now - lockAcquired;
         for (const step of this.#afterCommit) step();
         return result;
       } catch (error) {

@@ -40,7 +40,7 @@ export async function run(context: CliContext, _options: Record<string, unknown>
     }
     case 'profile': {
       const [name, ...rest] = names;
-      if (name === undefined || rest.length > 0 || !(name in PROFILES)) {
+      if (name === undefined || rest.length > 0 || !Object.hasOwn(PROFILES, name)) {
         throw new InvalidOptionError('flags profile', `one profile name: ${Object.keys(PROFILES).join(', ')}`, names.join(' '));
       }
       state = await updateFlags(context.flagsPath, () => PROFILES[name as ProfileName]);

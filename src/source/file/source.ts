@@ -4,6 +4,10 @@
  * grouped by league; each league is one job (its season from the response's league metadata,
  * else its game key, else its earliest transaction's year: see seasons.ts), paged in input
  * order like the API pages a season, so paging, cursors and resume work as for the API.
+ *
+ * A record is one transaction of a saved response (as Yahoo counts them for `start`) or one
+ * non-blank NDJSON line. A bad NDJSON line becomes a rejected record that names its line
+ * number; when it names no league it is filed under the league of the line before it.
  */
 import { resolve } from 'node:path';
 import { InvalidOptionError, SourceError } from '../../errors.js';

@@ -85,7 +85,7 @@ export class YahooClient {
       if (step.kind === 'done') return step.value;
       if (step.kind === 'unauthorized') {
         if (refreshed || !canRefresh(this.#options)) throw this.#tokenRefused(what, step.problem, refreshed);
-        this.#logger.info({ url, problem: step.problem }, 'Yahoo refused the access token; refreshing it');
+        this.#logger.info({ url, problem: this.#redact(step.problem) }, 'Yahoo refused the access token; refreshing it');
         await this.#refresh(token, signal);
         refreshed = true;
         continue;
@@ -262,7 +262,9 @@ export class YahooClient {
 
   #remember(secret: string | null): void {
     // Very short values would scrub ordinary words; real credentials are long.
-    if (secret !== null && secret.length >= 6) this.#secrets.add(secret);
+    if (secret === null || secret.length < 6) return;
+    // A server that echoes a request may quote the form body, where the value is URL-encoded.
+    for (const form of [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]) this.#secrets.add(form);
   }
 
   /** Removes every credential this client knows, and anything after "Bearer"/"Basic", from `text`. */

@@ -3,6 +3,20 @@
  * user's league key (its newest season) and a season; the season's own league key is found
  * through the `renew` chain, then its transactions are read in pages
  * (`/league/{key}/transactions;start=S;count=C`), newest first, until a short page.
+ *
+ * What each answer becomes (the client retries inside one page fetch, `maxAttempts` in all):
+ * - 999 (Yahoo's throttle), 408, 429, 5xx, network errors, timeouts: retried with backoff,
+ *   or after `Retry-After`; when attempts run out, a `SourceError` with `transient: true`
+ *   naming the status (or the time limit) and the URL, so the engine may try the page again.
+ * - 200 with a body that is not JSON: retried too (proxies answer hiccups with an HTML page);
+ *   when every attempt gets one, a `SourceError` with `transient: false`: it is not a hiccup.
+ * - 200 with JSON that has no `fantasy_content`, 400, 404: a `SourceError` with
+ *   `transient: false` carrying Yahoo's description (an invalid league key, say).
+ * - 401: the token is refreshed once (when the refresh trio is set) and the request sent
+ *   again; a second 401 or a refused refresh is `BackfillError('ERR_AUTH')`.
+ * - 403: `BackfillError('ERR_AUTH')`: the app is not approved for Fantasy Sports data (a 403
+ *   that names an OAuth problem, such as token_expired, is treated as a 401).
+ * No message, log line or URL carries a token or secret.
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';

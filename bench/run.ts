@@ -1,0 +1,152 @@
+/**
+ * `npm run bench`: the engine's throughput against the raw better-sqlite3 limit for the same
+ * rows, schema, indexes and pragmas, measured side by side in one run (medians of several
+ * runs, interleaved so that a noisy neighbour hurts every contender alike); the cost of moving
+ * rows between threads; and peak memory against the size of the backfill.
+ *
+ * Options: --runs N (default 3), --leagues N (default 25: about 300,000 rows over 10 seasons),
+ * --quick (small sizes, for a smoke test), --json.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createEngine } from '../src/engine.js';
+import { PROFILES } from '../src/flags/index.js';
+import { demoSource } from '../src/source/demo/index.js';
+import { demoWorkload, formatRate, median, rawInsert, scratchDir, type Workload } from './lib.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const index = args.indexOf(name);
+  return index >= 0 ? Number(args[index + 1]) : fallback;
+};
+const quick = args.includes('--quick');
+const json = args.includes('--json');
+const runs = option('--runs', quick ? 1 : 3);
+const leagueCount = option('--leagues', quick ? 2 : 25);
+const seasons = [2016, 2017, 2018, 2019, 2020, 2021, 2022, 2023, 2024, 2025];
+const log = (line: string): void => {
+  if (!json) process.stdout.write(`${line}\n`);
+};
+
+async function engineRun(path: string, workload: Workload): Promise<{ rowsPerSecond: number; seconds: number; maxLockHoldMs: number; transactions: number }> {
+  const started = performance.now();
+  const engine = await createEngine({ database: path, source: demoSource({ seed: workload.seed }), flags: PROFILES.recommended });
+  const jobs = workload.leagues.flatMap((leagueKey) => workload.seasons.map((season) => engine.enqueue({ leagueKey, season })));
+  await Promise.all(jobs.map((job) => job.done));
+  await engine.close();
+  const seconds = (performance.now() - started) / 1000;
+  if (engine.totals.rowsInserted !== workload.rowCount) {
+    throw new Error(`engine stored ${engine.totals.rowsInserted} rows, the workload has ${workload.rowCount}`);
+  }
+  return { rowsPerSecond: workload.rowCount / seconds, seconds, maxLockHoldMs: engine.totals.maxLockHoldMs, transactions: engine.totals.transactions };
+}
+
+async function throughput(): Promise<Record<string, unknown>> {
+  const workload = demoWorkload(leagueCount, seasons, 1);
+  log(`Throughput: ${workload.rowCount.toLocaleString('en-US')} rows (${leagueCount} demo leagues x ${seasons.length} seasons), ${runs} run(s) each, interleaved`);
+  const oneTransaction: number[] = [];
+  const perBatch: number[] = [];
+  const engine: number[] = [];
+  const holds: number[] = [];
+  const rawHolds: number[] = [];
+  const transactions: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const scratch = scratchDir();
+    try {
+      const one = rawInsert(join(scratch.dir, 'one.db'), workload, Number.POSITIVE_INFINITY);
+      oneTransaction.push(one.rowsPerSecond);
+      rawHolds.push(one.maxTransactionMs);
+      perBatch.push(rawInsert(join(scratch.dir, 'batch.db'), workload, 1).rowsPerSecond);
+      const result = await engineRun(join(scratch.dir, 'engine.db'), workload);
+      engine.push(result.rowsPerSecond);
+      holds.push(result.maxLockHoldMs);
+      transactions.push(result.transactions);
+      log(`  run ${run + 1}: raw one transaction ${formatRate(one.rowsPerSecond)}, raw 100-row transactions ${formatRate(perBatch.at(-1)!)}, engine end to end ${formatRate(result.rowsPerSecond)} (${result.transactions} transactions, longest lock hold ${result.maxLockHoldMs.toFixed(1)} ms)`);
+    } finally {
+      scratch.cleanup();
+    }
+  }
+  const figures = {
+    rows: workload.rowCount,
+    runs,
+    rawOneTransactionRowsPerSecond: Math.round(median(oneTransaction)),
+    rawOneTransactionHoldMs: Math.round(median(rawHolds)),
+    raw100RowTransactionsRowsPerSecond: Math.round(median(perBatch)),
+    engineRowsPerSecond: Math.round(median(engine)),
+    engineTransactions: median(transactions),
+    engineMaxLockHoldMs: Number(Math.max(...holds).toFixed(1)),
+    ratioEngineToOneTransaction: Number((median(engine) / median(oneTransaction)).toFixed(3)),
+    ratioEngineTo100RowTransactions: Number((median(engine) / median(perBatch)).toFixed(3)),
+    ratioOneTransactionTo100Row: Number((median(oneTransaction) / median(perBatch)).toFixed(2)),
+  };
+  log(`  medians: raw one transaction ${formatRate(figures.rawOneTransactionRowsPerSecond)} (holds the lock ${figures.rawOneTransactionHoldMs} ms), raw 100-row transactions ${formatRate(figures.raw100RowTransactionsRowsPerSecond)}, engine ${formatRate(figures.engineRowsPerSecond)}`);
+  log(`  ratios: engine / one transaction ${figures.ratioEngineToOneTransaction}, engine / 100-row transactions ${figures.ratioEngineTo100RowTransactions}, one transaction / 100-row ${figures.ratioOneTransactionTo100Row}`);
+  log(`  longest lock hold of one engine transaction: ${figures.engineMaxLockHoldMs} ms (budget 100 ms)`);
+  return figures;
+}
+
+/** Rows cross two thread boundaries (fetch worker -> main -> writer): what each representation costs. */
+function transferCost(): Record<string, unknown> {
+  const workload = demoWorkload(1, [2024], 1);
+  const batch = workload.batches[0]!.rows;
+  const objects = batch.map((tuple) => ({
+    transactionKey: tuple[0], transactionId: tuple[1], type: tuple[2], timestamp: tuple[3], status: tuple[4], playerId: tuple[5],
+    playerName: tuple[6], sourceTeamKey: tuple[7], sourceTeamName: tuple[8], destinationTeamKey: tuple[9], destinationTeamName: tuple[10], leagueKey: tuple[11],
+  }));
+  const iterations = quick ? 500 : 5000;
+  const time = (fn: () => unknown): number => {
+    const samples: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const started = performance.now();
+      for (let i = 0; i < iterations; i++) fn();
+      samples.push(((performance.now() - started) * 1000) / iterations);
+    }
+    return median(samples);
+  };
+  // structuredClone is the algorithm postMessage uses; each variant is charged for both hops
+  // and for encoding/decoding where it has any.
+  const objectMicros = time(() => structuredClone(structuredClone(objects)));
+  const jsonMicros = time(() => JSON.parse(structuredClone(structuredClone(JSON.stringify(batch)))) as unknown);
+  const figures = {
+    rowsPerBatch: batch.length,
+    objectsMicrosPerBatch: Number(objectMicros.toFixed(1)),
+    jsonTuplesMicrosPerBatch: Number(jsonMicros.toFixed(1)),
+    ratioObjectsToJson: Number((objectMicros / jsonMicros).toFixed(2)),
+  };
+  log(`Moving a ${batch.length}-row batch across two threads: row objects ${figures.objectsMicrosPerBatch} us, JSON of tuples (encode + 2 copies + decode) ${figures.jsonTuplesMicrosPerBatch} us: ${figures.ratioObjectsToJson}x`);
+  return figures;
+}
+
+/** Peak memory of a whole backfill process, for growing numbers of seasons. */
+function memory(): Record<string, unknown> {
+  const child = fileURLToPath(new URL('./memory-child.js', import.meta.url));
+  const sizes: Array<[number, number]> = quick ? [[2020, 2021], [2016, 2025]] : [[2024, 2025], [2016, 2025], [1996, 2025]];
+  const leagues = quick ? 2 : 10;
+  const results: Array<{ seasons: number; rows: number; maxRssMB: number }> = [];
+  log(`Peak memory (RSS of the whole process, every thread), ${leagues} leagues:`);
+  for (const [from, to] of sizes) {
+    const scratch = scratchDir();
+    try {
+      const output = execFileSync(process.execPath, [child, join(scratch.dir, 'memory.db'), String(leagues), String(from), String(to)], { encoding: 'utf8' });
+      const result = JSON.parse(output) as { rows: number; maxRssMB: number };
+      results.push({ seasons: to - from + 1, rows: result.rows, maxRssMB: Number(result.maxRssMB.toFixed(1)) });
+      log(`  ${to - from + 1} seasons: ${result.rows.toLocaleString('en-US')} rows, peak ${result.maxRssMB.toFixed(1)} MB`);
+    } finally {
+      scratch.cleanup();
+    }
+  }
+  const first = results[0]!;
+  const last = results.at(-1)!;
+  const growth = Number((last.maxRssMB / first.maxRssMB).toFixed(2));
+  log(`  ${(last.rows / first.rows).toFixed(1)}x the rows, ${growth}x the peak memory`);
+  return { leagues, runs: results, ratioRows: Number((last.rows / first.rows).toFixed(1)), ratioPeakMemory: growth };
+}
+
+const report = {
+  machine: { node: process.versions.node, cpus: (await import('node:os')).cpus().length },
+  throughput: await throughput(),
+  transfer: transferCost(),
+  memory: memory(),
+};
+if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
