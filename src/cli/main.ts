@@ -16,12 +16,28 @@ export interface CommandModule {
   run(context: CliContext, options: Record<string, unknown>, args: string[]): Promise<number>;
 }
 
-const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promise<CommandModule> }> = [
-  { name: 'backfill', summary: 'fetch league transactions and write them to the database (resumes unfinished jobs)', load: () => import('./commands/backfill.js') },
-  { name: 'jobs', summary: 'show the job log, optionally filtered by status', load: () => import('./commands/jobs.js') },
-  { name: 'flags', summary: 'list, enable, disable or reset the feature flags, or apply a profile', load: () => import('./commands/flags.js') },
-  { name: 'validate', summary: 'check this machine and the database folder before enabling settings', load: () => import('./commands/validate.js') },
+const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
+  { name: 'backfill', summary: 'fetch league transactions and write them to the database (resumes unfinished jobs)', },
+  { name: 'jobs', summary: 'show the job log, optionally filtered by status', },
+  { name: 'flags', summary: 'list, enable, disable or reset the feature flags, or apply a profile', },
+  { name: 'validate', summary: 'check this machine and the database folder before enabling settings', },
+  { name: 'health', summary: 'report WAL size, lock rate, failure rate and latency against thresholds (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)', },
+  { name: 'maintain', summary: 'integrity check, statistics, a verified backup, then ANALYZE, REINDEX and VACUUM', },
+  { name: 'backup', summary: 'a consistent, verified copy of the database, even while another process writes', },
+  { name: 'rollback', summary: 'emergency rollback: every flag off, WAL checkpointed, journal mode back to DELETE, and a log of it', },
+  { name: 'loadtest', summary: 'run every configuration under real contention and report what each setting does', },
 ];
+
+/** Loads a command's module; a command whose module is not part of this build is left out. */
+async function loadCommand(spec: (typeof COMMANDS)[number]): Promise<CommandModule | null> {
+  try {
+    // A computed path: command modules are loaded by name, each in its own file.
+    return (await import(`./commands/${spec.name}.js`)) as CommandModule;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(`commands/${spec.name}.js`)) return null;
+    throw error;
+  }
+}
 
 function addCommonOptions(command: Command): Command {
   return command
@@ -47,7 +63,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     });
   let chosen: { module: CommandModule; options: Record<string, unknown>; args: string[] } | undefined;
   for (const spec of COMMANDS) {
-    const module = await spec.load();
+    const module = await loadCommand(spec);
+    if (!module) continue;
     const command = addCommonOptions(program.command(spec.name).description(spec.summary));
     module.describe(command);
     command.action((...params: unknown[]) => {
