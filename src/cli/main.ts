@@ -17,15 +17,15 @@ export interface CommandModule {
 }
 
 const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
-  { name: 'backfill', summary: 'fetch league transactions and write them to the database (resumes unfinished jobs)', },
-  { name: 'jobs', summary: 'show the job log, optionally filtered by status', },
-  { name: 'flags', summary: 'list, enable, disable or reset the feature flags, or apply a profile', },
-  { name: 'validate', summary: 'check this machine and the database folder before enabling settings', },
-  { name: 'health', summary: 'report WAL size, lock rate, failure rate and latency against thresholds (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)', },
-  { name: 'maintain', summary: 'integrity check, statistics, a verified backup, then ANALYZE, REINDEX and VACUUM', },
-  { name: 'backup', summary: 'a consistent, verified copy of the database, even while another process writes', },
-  { name: 'rollback', summary: 'emergency rollback: every flag off, WAL checkpointed, journal mode back to DELETE, and a log of it', },
-  { name: 'loadtest', summary: 'run every configuration under real contention and report what each setting does', },
+  { name: 'backfill', summary: 'fetch league transactions and write them to the database (resumes unfinished jobs)' },
+  { name: 'jobs', summary: 'show the job log, optionally filtered by status' },
+  { name: 'flags', summary: 'list, enable, disable or reset the feature flags, or apply a profile' },
+  { name: 'validate', summary: 'check this machine and the database folder before enabling settings' },
+  { name: 'health', summary: 'report WAL size, lock rate, failure rate and latency against thresholds (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)' },
+  { name: 'maintain', summary: 'integrity check, statistics, a verified backup, then ANALYZE, REINDEX and VACUUM' },
+  { name: 'backup', summary: 'a consistent, verified copy of the database, even while another process writes' },
+  { name: 'rollback', summary: 'emergency rollback: every flag off, WAL checkpointed, journal mode back to DELETE, and a log of it' },
+  { name: 'loadtest', summary: 'run every configuration under real contention and report what each setting does' },
 ];
 
 /** Loads a command's module; a command whose module is not part of this build is left out. */
