@@ -37,6 +37,8 @@ export interface EngineOptions {
   readonly pageSize?: number;
   /** Consecutive pages one fetch task brings back: more amortise the cost of a thread round trip. @default 1 for yahoo, 8 otherwise */
   readonly pagesPerTask?: number;
+  /** Heap limit of each fetch worker in MB (the file source keeps its parsed input there). @default 256 */
+  readonly workerHeapLimitMb?: number;
   /** Jobs fetched at the same time (each has one task in flight). @default 2 x workers */
   readonly concurrency?: number;
   /** Most rows waiting for the writer; fetching pauses beyond it. @default 20000 */
@@ -134,6 +136,7 @@ interface ResolvedEngineOptions {
   batchSize: number;
   pageSize: number;
   pagesPerTask: number;
+  workerHeapLimitMb: number;
   concurrency: number;
   queueMaxRows: number;
   groupMaxRows: number;
@@ -144,7 +147,7 @@ interface ResolvedEngineOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'pagesPerTask', 'concurrency', 'queueMaxRows',
+  'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'pagesPerTask', 'workerHeapLimitMb', 'concurrency', 'queueMaxRows',
   'groupMaxRows', 'transactionBudgetMs', 'busyTimeoutMs', 'lockWait', 'lockWaitThresholdMs', 'retry', 'fetchAttempts',
   'checkpointThresholdBytes', 'walAutocheckpointPages', 'createFolder', 'tables', 'logger',
 ]);
@@ -179,6 +182,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     batchSize: integer('batchSize', options.batchSize, 100, 1, 100),
     pageSize: integer('pageSize', options.pageSize, 25, 1, 1000),
     pagesPerTask: integer('pagesPerTask', options.pagesPerTask, source.kind === 'yahoo' ? 1 : 8, 1, 1000),
+    workerHeapLimitMb: integer('workerHeapLimitMb', options.workerHeapLimitMb, 256, 16, 65_536),
     concurrency: integer('concurrency', options.concurrency, workers * 2, 1, 1024),
     queueMaxRows: integer('queueMaxRows', options.queueMaxRows, 20_000, 100, 10_000_000),
     groupMaxRows: integer('groupMaxRows', options.groupMaxRows, 10_000, 1, 10_000_000),
@@ -259,7 +263,7 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     this.#writer = writer;
     this.flagsFile = flagsFile;
     this.#queue = new BatchQueue({ maxRows: options.queueMaxRows });
-    this.#pool = new FetchPool({ workers: options.workers, requestsPerSecond: options.requestsPerSecond });
+    this.#pool = new FetchPool({ workers: options.workers, requestsPerSecond: options.requestsPerSecond, heapLimitMb: options.workerHeapLimitMb });
     // Every running job listens to this signal; their number is bounded by `concurrency`.
     setMaxListeners(0, this.#stopping.signal);
     // eventemitter3 does not throw on an unheard 'error': log it so a fault is never silent.

@@ -8,6 +8,8 @@ export interface FetchPoolOptions {
   workers: number;
   /** Requests per second across all workers; 0 for no limit. */
   requestsPerSecond: number;
+  /** Old-generation heap limit of each worker (MB). */
+  heapLimitMb: number;
 }
 
 /**
@@ -30,6 +32,10 @@ export class FetchPool {
       // Two per worker let a worker start its next task without waiting for the main thread.
       concurrentTasksPerWorker: 2,
       idleTimeout: 30_000,
+      // V8 grows an idle-looking thread's heap lazily, so without limits a long run's peak
+      // memory grows with its length. A small young generation and a bounded old one keep
+      // each worker's footprint flat (bench/: the peak stops growing with the seasons).
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: options.heapLimitMb },
       workerData,
     });
   }

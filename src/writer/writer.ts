@@ -45,7 +45,11 @@ export class WriterHandle extends EventEmitter<WriterHandleEvents> {
   private constructor(config: WriterConfig, logger: Logger) {
     super();
     this.#logger = logger;
-    this.#worker = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: config });
+    // The writer holds one group of batches at a time: a bounded heap keeps its footprint flat.
+    this.#worker = new Worker(new URL('./writer-thread.js', import.meta.url), {
+      workerData: config,
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 },
+    });
   }
 
   /** Starts the writer thread and resolves once its connection is open and migrated. */
