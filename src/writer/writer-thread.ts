@@ -14,6 +14,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { openDatabase } from '../db/open.js';
 import { DatabaseLockedError, isLockError, serializeError } from '../errors.js';
 import type { Flags } from '../flags/index.js';
+import { connectionBusyTimeout, LOCK_WAITERS } from './lock-wait.js';
 import { NO_RETRY_POLICY, retryDelayMs } from './retry.js';
 import type {
   BatchMessage,
@@ -66,7 +67,7 @@ class WriterThread {
       path: config.path,
       flags: config.flags,
       createFolder: config.createFolder,
-      busyTimeoutMs: config.lockWait === 'fair-poll' ? 0 : config.busyTimeoutMs,
+      busyTimeoutMs: connectionBusyTimeout(config.lockWait, config.busyTimeoutMs),
       journalSizeLimit: config.journalSizeLimit,
       walAutocheckpointPages: config.walAutocheckpointPages,
       tables: config.tables,
@@ -304,30 +305,17 @@ class WriterThread {
     return { value, attempts, waitMs, holdMs };
   }
 
-  /**
-   * Takes the write lock. With `busy-timeout`, SQLite's own busy handler waits (and blocks
-   * this thread) up to busy_timeout. With `fair-poll`, the handler is off and the writer polls
-   * in short, even steps up to a deadline: SQLite's handler sleeps ever longer between tries,
-   * so a long-waiting writer loses the lock to newcomers polling every millisecond.
-   */
+  /** Takes the write lock the way the configured strategy waits for it (see lock-wait.ts). */
   async #begin(mode: TransactionMode): Promise<void> {
     const statement = !this.#flags.explicit_transactions || mode === 'deferred' ? 'BEGIN' : mode === 'exclusive' ? 'BEGIN EXCLUSIVE' : 'BEGIN IMMEDIATE';
-    if (config.lockWait !== 'fair-poll' || statement === 'BEGIN') {
+    // A deferred BEGIN takes no lock: the wait happens at the first write, inside SQLite.
+    if (statement === 'BEGIN') {
       this.#db.exec(statement);
       return;
     }
-    const deadline = performance.now() + config.lockWaitDeadlineMs;
-    let step = 1;
-    for (;;) {
-      try {
-        this.#db.exec(statement);
-        return;
-      } catch (error) {
-        if (!isLockError(error) || performance.now() >= deadline) throw error;
-      }
-      await sleep(step);
-      step = Math.min(step + 1, 5);
-    }
+    // Without pragma_optimizations there is no busy wait at all (the legacy behaviour), whatever the strategy.
+    const deadlineMs = this.#flags.pragma_optimizations ? config.lockWaitDeadlineMs : 0;
+    await LOCK_WAITERS[config.lockWait]({ db: this.#db, statement, deadlineMs });
   }
 
   #recordLock(info: LockInfo, started: number): void {
