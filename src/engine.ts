@@ -110,6 +110,12 @@ export interface SubmitRequest {
   mode?: TransactionMode;
 }
 
+/** The statements of a `serializable()` transaction, run on the writer's connection. */
+export interface TransactionHandle {
+  run(sql: string, params?: unknown[]): Promise<{ changes: number; lastInsertRowid: number }>;
+  all<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
 export interface RunTotals {
   jobs: number;
   completed: number;
@@ -275,6 +281,7 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
       this.emit('retry', info);
     });
     writer.on('checkpoint', (info) => this.emit('checkpoint', info));
+    writer.on('alert', (alert) => this.#alert(alert.level, alert.message, alert.figures));
     writer.on('error', (error) => this.emit('error', error));
     this.#pump = this.#runPump();
   }
@@ -311,7 +318,36 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     if (!Array.isArray(params) || !params.every(Array.isArray)) throw new InvalidOptionError('params', 'an array of parameter arrays', params);
     const mode = request.mode ?? 'immediate';
     if (!['deferred', 'immediate', 'exclusive'].includes(mode)) throw new InvalidOptionError('mode', "'deferred', 'immediate' or 'exclusive'", mode);
-    return this.#writer.exec(request.sql, params, mode);
+    // Without isolation_levels every write uses the engine's default transaction.
+    return this.#writer.exec(request.sql, params, this.flags.isolation_levels ? mode : 'immediate');
+  }
+
+  /**
+   * Runs `fn` in one transaction on the writer's connection: EXCLUSIVE by default, so nothing
+   * else writes in between (and, outside WAL mode, nothing reads). The writer serves no other
+   * write until `fn` settles: commit when it resolves, rollback when it throws. With the
+   * `isolation_levels` flag off, the mode is the engine's default (IMMEDIATE).
+   */
+  async serializable<T>(fn: (tx: TransactionHandle) => Promise<T>, options: { mode?: TransactionMode; timeoutMs?: number } = {}): Promise<T> {
+    this.#assertOpen();
+    const mode = this.flags.isolation_levels ? options.mode ?? 'exclusive' : 'immediate';
+    if (!['deferred', 'immediate', 'exclusive'].includes(mode)) throw new InvalidOptionError('mode', "'deferred', 'immediate' or 'exclusive'", mode);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    await this.#writer.beginTransaction(mode, timeoutMs);
+    const writer = this.#writer;
+    const tx: TransactionHandle = {
+      run: async (sql, params = []) => (await writer.runInTransaction(sql, params, false)) as { changes: number; lastInsertRowid: number },
+      all: async <R>(sql: string, params: unknown[] = []) => (await writer.runInTransaction(sql, params, true)) as R[],
+    };
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (error) {
+      await writer.endTransaction(false).catch(() => undefined);
+      throw error;
+    }
+    await writer.endTransaction(true);
+    return result;
   }
 
   /** Checkpoints the WAL through the writer's connection. */

@@ -168,6 +168,51 @@ describe('the engine', () => {
     await expect(engine.submit({ sql: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
   });
 
+  it('runs serializable() on the writer in one transaction: committed when it resolves, rolled back when it throws', async () => {
+    const db = join(tempDir(), 'league.db');
+    await using engine = await createEngine({ database: db, flags: PROFILES.full });
+    await engine.submit({ sql: 'CREATE TABLE balance (id INTEGER PRIMARY KEY, amount INTEGER)' });
+    await engine.submit({ sql: 'INSERT INTO balance VALUES (?, ?)', params: [[1, 100], [2, 0]] });
+    const order: string[] = [];
+    const moved = engine.serializable(async (tx) => {
+      const [from] = await tx.all<{ amount: number }>('SELECT amount FROM balance WHERE id = 1');
+      // Another module's write sent meanwhile must wait for this transaction to end.
+      void engine.submit({ sql: 'UPDATE balance SET amount = amount + 1 WHERE id = 2' }).then(() => order.push('submit'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await tx.run('UPDATE balance SET amount = ? WHERE id = 1', [from!.amount - 30]);
+      await tx.run('UPDATE balance SET amount = amount + 30 WHERE id = 2');
+      order.push('serializable');
+      return from!.amount;
+    });
+    expect(await moved).toBe(100);
+    await expect(engine.serializable(async (tx) => {
+      await tx.run('UPDATE balance SET amount = 0');
+      throw new Error('changed my mind');
+    })).rejects.toThrow('changed my mind');
+    await engine.submit({ sql: 'SELECT 1' }).catch(() => undefined);
+    const check = new Database(db, { readonly: true });
+    const rows = check.prepare('SELECT id, amount FROM balance ORDER BY id').all();
+    check.close();
+    expect(rows).toEqual([{ id: 1, amount: 70 }, { id: 2, amount: 31 }]);
+    expect(order).toEqual(['serializable', 'submit']);
+  });
+
+  it('rolls back a serializable() transaction left open past its timeout, and the writer serves others again', async () => {
+    const db = join(tempDir(), 'league.db');
+    await using engine = await createEngine({ database: db, flags: PROFILES.full });
+    await engine.submit({ sql: 'CREATE TABLE t (x)' });
+    const stuck = engine.serializable(async (tx) => {
+      await tx.run('INSERT INTO t VALUES (1)');
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await tx.run('INSERT INTO t VALUES (2)');
+    }, { timeoutMs: 100 });
+    await expect(stuck).rejects.toThrow(/no longer open/);
+    await engine.submit({ sql: 'INSERT INTO t VALUES (3)' });
+    const check = new Database(db, { readonly: true });
+    expect(check.prepare('SELECT x FROM t').pluck().all()).toEqual([3]);
+    check.close();
+  });
+
   it('rejects calls after close, and close is idempotent', async () => {
     const db = join(tempDir(), 'league.db');
     const engine = await createEngine({ database: db, flags: PROFILES.recommended });

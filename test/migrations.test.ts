@@ -243,3 +243,22 @@ describe('assertIdentifier', () => {
     expect(existsSync(path)).toBe(false);
   });
 });
+
+describe('an older transactions table with repeated rows', () => {
+  const tempDirForRepeats = useTempDir('league-backfill-repeats-');
+  it('is refused with a clear message naming the repair, and left unchanged', () => {
+    const path = join(tempDirForRepeats(), 'old.db');
+    const old = new BetterSqlite3(path);
+    old.exec(`CREATE TABLE transactions (transaction_key TEXT NOT NULL, transaction_id INTEGER, type TEXT, timestamp INTEGER, status TEXT,
+      player_id TEXT, player_name TEXT, source_team_key TEXT, source_team_name TEXT, destination_team_key TEXT, destination_team_name TEXT,
+      league_key TEXT, job_id TEXT)`);
+    old.prepare("INSERT INTO transactions (transaction_key, player_id) VALUES ('1.l.1.tr.1', '7'), ('1.l.1.tr.1', '7')").run();
+    old.close();
+    expect(() => openDatabase({ path, flags: PROFILES.baseline })).toThrow(/repeat a \(transaction_key, player_id\) pair.*DELETE FROM transactions/s);
+    const check = new BetterSqlite3(path, { readonly: true });
+    expect(check.prepare('SELECT count(*) FROM transactions').pluck().get()).toBe(2);
+    expect(check.pragma('user_version', { simple: true })).toBe(0);
+    expect(check.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'job_log'").pluck().get()).toBe(0);
+    check.close();
+  });
+});

@@ -135,6 +135,14 @@ export function openDatabase(options: OpenDatabaseOptions): OpenedDatabase {
     if ((error as { code?: string }).code === 'SQLITE_NOTADB') {
       throw new DatabaseOpenError(options.path, 'is not a SQLite database; it was left unchanged', { cause: error });
     }
+    if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      // An older tool's table without the unique key may hold the same player move twice; the
+      // migration cannot add the key then, and deciding which copy to keep is the user's call.
+      throw new DatabaseOpenError(options.path,
+        `its ${tables.transactions} table holds rows that repeat a (transaction_key, player_id) pair, so the unique key cannot be added ` +
+        `(nothing was changed). Remove the repeats first, for example: DELETE FROM ${tables.transactions} WHERE rowid NOT IN ` +
+        `(SELECT min(rowid) FROM ${tables.transactions} GROUP BY transaction_key, player_id)`, { cause: error });
+    }
     throw error;
   }
 }

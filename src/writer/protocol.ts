@@ -92,6 +92,10 @@ export type WriterRequest =
   | { type: 'job:end'; id: number; jobId: string; status: 'failed' | 'cancelled'; error: string | null }
   | { type: 'exec'; id: number; sql: string; params: unknown[][]; mode: TransactionMode }
   | { type: 'checkpoint'; id: number; mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE' }
+  /** Opens an interactive transaction: the writer takes nothing else until `tx:end` (or the timeout). */
+  | { type: 'tx:begin'; id: number; mode: TransactionMode; timeoutMs: number }
+  | { type: 'tx:run'; id: number; sql: string; params: unknown[]; returnRows: boolean }
+  | { type: 'tx:end'; id: number; commit: boolean }
   | { type: 'close'; id: number };
 
 export interface CheckpointInfo {
@@ -120,7 +124,8 @@ export type WriterNotice =
   | { type: 'lock'; info: LockInfo }
   | { type: 'retry'; info: LockInfo }
   | { type: 'checkpoint'; info: CheckpointInfo }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; data?: Record<string, unknown> };
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; data?: Record<string, unknown> }
+  | { type: 'alert'; level: 'info' | 'warning' | 'critical'; message: string; figures: Record<string, number | string> };
 
 export type BatchOutcome = ({ ok: true } & BatchResult) | { ok: false; jobId: string; error: SerializedError };
 

@@ -12,7 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pRetry from 'p-retry';
 import type { Database, Statement } from 'better-sqlite3';
 import { openDatabase } from '../db/open.js';
-import { DatabaseLockedError, isLockError, serializeError } from '../errors.js';
+import { BackfillError, DatabaseLockedError, isLockError, serializeError } from '../errors.js';
 import type { Flags } from '../flags/index.js';
 import { connectionBusyTimeout, LOCK_WAITERS } from './lock-wait.js';
 import { NO_RETRY_POLICY, retryDelayMs } from './retry.js';
@@ -57,6 +57,8 @@ class WriterThread {
   #starvedCheckpoints = 0;
   /** Figures of the current minute, written with the next transaction: rolled back with it if it fails. */
   #metrics = { locks: 0, retries: 0, lockWaitMs: 0 };
+  /** The open interactive transaction, if any. */
+  #session: { end: () => void } | undefined;
   /** A moving estimate of how long COMMIT takes, so a transaction stops in time to stay within its budget. */
   #commitEstimateMs = 5;
   /** Bookkeeping that may only happen once the current transaction has committed. */
@@ -98,6 +100,10 @@ class WriterThread {
         return this.#checkpoint(request.mode);
       case 'close':
         return this.#close();
+      case 'tx:begin':
+      case 'tx:run':
+      case 'tx:end':
+        throw new BackfillError('ERR_INTERNAL', `${request.type} is served by the message loop`);
     }
   }
 
@@ -225,6 +231,51 @@ class WriterThread {
     return value;
   }
 
+  // ---- interactive transactions ------------------------------------------------------------
+
+  /**
+   * Opens a transaction that a caller drives statement by statement (serializable()). Only the
+   * BEGIN is retried on a lock: statements after it belong to the caller. The writer serves
+   * nothing else until the caller ends it, so the timeout bounds how long a careless caller
+   * can keep every other write waiting.
+   */
+  async beginSession(mode: TransactionMode, timeoutMs: number): Promise<{ ended: Promise<void> }> {
+    await this.#withLockRetry('serializable', [], mode, () => undefined, this.#retry, { keepOpen: true });
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    const timer = setTimeout(() => {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      this.#session = undefined;
+      notify({ type: 'log', level: 'warn', message: `a serializable transaction was still open after ${timeoutMs} ms and was rolled back` });
+      end();
+    }, timeoutMs);
+    this.#session = { end: () => { clearTimeout(timer); this.#session = undefined; end(); } };
+    return { ended };
+  }
+
+  runInSession(sql: string, params: unknown[], returnRows: boolean): unknown {
+    if (!this.#session || !this.#db.inTransaction) throw new BackfillError('ERR_CLOSED', 'The serializable transaction is no longer open (it ended, failed or timed out)');
+    const statement = this.#db.prepare(sql);
+    if (returnRows && statement.reader) return statement.all(...params);
+    const result = statement.run(...params);
+    return { changes: result.changes, lastInsertRowid: Number(result.lastInsertRowid) };
+  }
+
+  endSession(commit: boolean): void {
+    const session = this.#session;
+    if (!session) throw new BackfillError('ERR_CLOSED', 'The serializable transaction is no longer open (it ended, failed or timed out)');
+    try {
+      if (this.#db.inTransaction) this.#db.exec(commit ? 'COMMIT' : 'ROLLBACK');
+    } catch (error) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    } finally {
+      session.end();
+    }
+  }
+
   // ---- locks and retries -------------------------------------------------------------------
 
   /**
@@ -238,6 +289,7 @@ class WriterThread {
     mode: TransactionMode,
     body: (attempt: number) => T,
     policy: RetryPolicy = this.#retry,
+    { keepOpen = false }: { keepOpen?: boolean } = {},
   ): Promise<{ value: T; attempts: number; waitMs: number; holdMs: number }> {
     const started = performance.now();
     let attempts = 0;
@@ -256,6 +308,7 @@ class WriterThread {
       this.#afterCommit = [];
       try {
         const result = body(attempts);
+        if (keepOpen) return result;
         const commitStart = performance.now();
         this.#db.exec('COMMIT');
         const now = performance.now();
@@ -405,10 +458,10 @@ class WriterThread {
       this.#starvedCheckpoints++;
       if (this.#starvedCheckpoints >= 3) {
         notify({
-          type: 'log',
-          level: 'warn',
-          message: `checkpoint starvation: the WAL grew to ${walBytes} bytes across ${this.#starvedCheckpoints} checkpoints; a reader keeps an old snapshot open`,
-          data: { walBytes, starvedCheckpoints: this.#starvedCheckpoints, alert: 'checkpoint-starvation' },
+          type: 'alert',
+          level: 'warning',
+          message: `checkpoint starvation: the WAL grew to ${walBytes} bytes across ${this.#starvedCheckpoints} checkpoints that could not finish; a reader keeps an old snapshot open`,
+          figures: { walBytes, starvedCheckpoints: this.#starvedCheckpoints },
         });
       }
     }
@@ -513,9 +566,26 @@ try {
 }
 
 let queue: Promise<void> = Promise.resolve();
+const reply = (id: number, run: () => unknown): void => {
+  try {
+    notify({ type: 'result', id, ok: true, value: run() });
+  } catch (error) {
+    notify({ type: 'result', id, ok: false, error: serializeError(error) });
+  }
+};
 port.on('message', (request: WriterRequest) => {
+  // Statements of the open interactive transaction are served at once: the queue is waiting
+  // for that transaction to end.
+  if (request.type === 'tx:run') return reply(request.id, () => writer.runInSession(request.sql, request.params, request.returnRows));
+  if (request.type === 'tx:end') return reply(request.id, () => writer.endSession(request.commit));
   queue = queue.then(async () => {
     try {
+      if (request.type === 'tx:begin') {
+        const { ended } = await writer.beginSession(request.mode, request.timeoutMs);
+        notify({ type: 'result', id: request.id, ok: true, value: null });
+        await ended;
+        return;
+      }
       const value = await writer.handle(request);
       notify({ type: 'result', id: request.id, ok: true, value });
       if (request.type === 'close') port.close();

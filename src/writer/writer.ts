@@ -19,6 +19,7 @@ import type {
 
 export interface WriterHandleEvents {
   lock: [info: LockInfo];
+  alert: [alert: { level: 'info' | 'warning' | 'critical'; message: string; figures: Record<string, number | string> }];
   retry: [info: LockInfo];
   checkpoint: [info: CheckpointInfo];
   /** A fault no caller can receive: the writer thread died. */
@@ -105,6 +106,9 @@ export class WriterHandle extends EventEmitter<WriterHandleEvents> {
       case 'log':
         this.#logger[notice.level](notice.data ?? {}, notice.message);
         return;
+      case 'alert':
+        this.emit('alert', { level: notice.level, message: notice.message, figures: notice.figures });
+        return;
       default:
         return;
     }
@@ -137,6 +141,20 @@ export class WriterHandle extends EventEmitter<WriterHandleEvents> {
   exec(sql: string, params: unknown[][], mode: TransactionMode): Promise<{ changes: number; lastInsertRowid: number }> {
     this.#assertOpen();
     return this.#request('exec', { sql, params, mode } satisfies RequestBody<'exec'>);
+  }
+
+  /** Opens an interactive transaction; resolves once the writer holds the lock. */
+  beginTransaction(mode: TransactionMode, timeoutMs: number): Promise<void> {
+    this.#assertOpen();
+    return this.#request('tx:begin', { mode, timeoutMs } satisfies RequestBody<'tx:begin'>);
+  }
+
+  runInTransaction(sql: string, params: unknown[], returnRows: boolean): Promise<unknown> {
+    return this.#request('tx:run', { sql, params, returnRows } satisfies RequestBody<'tx:run'>);
+  }
+
+  endTransaction(commit: boolean): Promise<void> {
+    return this.#request('tx:end', { commit } satisfies RequestBody<'tx:end'>);
   }
 
   checkpoint(mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE' = 'PASSIVE'): Promise<CheckpointInfo> {
