@@ -178,8 +178,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   const rate = options.requestsPerSecond ?? (source.kind === 'yahoo' ? 1 : 0);
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) throw new InvalidOptionError('requestsPerSecond', 'a number >= 0', rate);
   const lockWait = options.lockWait ?? 'busy-timeout';
-  if (lockWait !== 'busy-timeout' && lockWait !== 'fair-poll') throw new InvalidOptionError('lockWait', "'busy-timeout' or 'fair-poll'", lockWait);
+  if (!['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'].includes(lockWait)) throw new InvalidOptionError('lockWait', "'busy-timeout', 'fair-poll', 'busy-slices' or 'micro-poll'", lockWait);
   const busyTimeoutMs = integer('busyTimeoutMs', options.busyTimeoutMs, 5000, 0, 600_000);
+  const checkpointThresholdBytes = integer('checkpointThresholdBytes', options.checkpointThresholdBytes, 64 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER);
   return {
     database: options.database,
     source,
@@ -205,8 +206,10 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
       lockWaitThresholdMs: integer('lockWaitThresholdMs', options.lockWaitThresholdMs, 50, 0, 600_000),
       retry: resolveRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry }),
       transactionBudgetMs: integer('transactionBudgetMs', options.transactionBudgetMs, 100, 1, 60_000),
-      checkpointThresholdBytes: integer('checkpointThresholdBytes', options.checkpointThresholdBytes, 64 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
-      journalSizeLimit: 64 * 1024 * 1024,
+      checkpointThresholdBytes,
+      // The WAL file keeps its size when SQLite starts it over; trimming it to the threshold
+      // makes its size on disk the measure the checkpoint policy needs.
+      journalSizeLimit: checkpointThresholdBytes,
       walAutocheckpointPages: integer('walAutocheckpointPages', options.walAutocheckpointPages, 1000, 0, 1_000_000),
     },
   };

@@ -32,6 +32,9 @@ import type {
 } from './protocol.js';
 import type { RowTuple } from '../source/types.js';
 
+/** The longest a RESTART checkpoint waits for readers of older snapshots (ms). */
+const RESTART_WAIT_MS = 200;
+
 const port = parentPort;
 if (!port) throw new Error('writer-thread.js must run as a worker thread');
 const config = workerData as WriterConfig;
@@ -148,6 +151,9 @@ class WriterThread {
         next = value.end;
         transactions++;
         maxHoldMs = Math.max(maxHoldMs, holdMs);
+        // Between transactions, never inside one: the WAL is checked after every commit, so a
+        // large group cannot carry it far past its threshold.
+        this.#maybeCheckpoint();
       } catch (error) {
         // The transaction rolled back as a whole, and SQLite does not say which batch caused a
         // non-lock error (a full disk fails them all alike): fail every batch not yet committed.
@@ -160,7 +166,6 @@ class WriterThread {
         next = batches.length;
       }
     }
-    this.#maybeCheckpoint();
     return { outcomes, transactions, maxHoldMs };
   }
 
@@ -450,13 +455,19 @@ class WriterThread {
       return;
     }
     if (walBytes < config.checkpointThresholdBytes) return;
+    // PASSIVE never waits: it copies what no reader still needs, and once every frame is
+    // copied the next commit starts the WAL over (journal_size_limit trims the file). Under
+    // a steady stream of readers that moment may never come, and the WAL only grows: then
+    // RESTART, which waits for the readers of older snapshots to finish their statement.
+    // It waits through the busy handler, so its wait is cut short to keep the writer moving.
     const passive = this.#checkpoint('PASSIVE');
-    if (!passive.busy && passive.checkpointedPages >= passive.walPages) {
+    let complete = !passive.busy && passive.checkpointedPages >= passive.walPages;
+    if (!complete) complete = this.#restartCheckpoint();
+    if (complete) {
       this.#starvedCheckpoints = 0;
-      this.#checkpoint('RESTART');
-    } else if (walBytes > this.#lastWalBytes) {
+    } else {
       this.#starvedCheckpoints++;
-      if (this.#starvedCheckpoints >= 3) {
+      if (this.#starvedCheckpoints >= 3 && walBytes > this.#lastWalBytes) {
         notify({
           type: 'alert',
           level: 'warning',
@@ -466,6 +477,21 @@ class WriterThread {
       }
     }
     this.#lastWalBytes = walBytes;
+  }
+
+  /** RESTART with a short wait for readers; true when the WAL will start over. */
+  #restartCheckpoint(): boolean {
+    const busyTimeout = Number(this.#db.pragma('busy_timeout', { simple: true }));
+    this.#db.pragma(`busy_timeout = ${Math.min(busyTimeout, RESTART_WAIT_MS)}`);
+    try {
+      const restart = this.#checkpoint('RESTART');
+      return !restart.busy;
+    } catch (error) {
+      if (isLockError(error)) return false;
+      throw error;
+    } finally {
+      this.#db.pragma(`busy_timeout = ${busyTimeout}`);
+    }
   }
 
   #checkpoint(mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE'): CheckpointInfo {
