@@ -22,6 +22,14 @@ export { openDatabase, checkDatabasePath } from './db/open.js';
 export type { AppliedSettings, OpenDatabaseOptions, OpenedDatabase } from './db/open.js';
 export { migrate, assertIdentifier, SCHEMA_VERSION, DEFAULT_TABLES } from './db/schema.js';
 export type { MigrationResult, TableNames } from './db/schema.js';
+export { validateEnvironment } from './db/validate.js';
+export type { ValidationCheck, ValidationReport, ValidateOptions } from './db/validate.js';
+export { ReadPool, withReader } from './db/read-pool.js';
+export type { ReadLease, ReadPoolOptions, ReadPoolStats, WithReaderOptions } from './db/read-pool.js';
+export { checkHealth, watchHealth, DEFAULT_HEALTH_THRESHOLDS, HEALTH_EXIT_CODES } from './db/health.js';
+export type { HealthOptions, HealthSample, HealthStatus, HealthThresholds, WatchHealthOptions } from './db/health.js';
+export { findLockHolders, describeHolders, writeLockHolders } from './db/lock-holders.js';
+export type { LockHolder, SqliteLockName } from './db/lock-holders.js';
 export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './writer/retry.js';
 export type { CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
 export {

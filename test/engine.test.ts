@@ -71,12 +71,15 @@ describe('the engine', () => {
     engine.on('retry', (info) => retries.push(info));
     // 700 ms is longer than busy_timeout (200 ms): only the retry policy can carry the batch through.
     const holder = await holdWriteLock(db, 700);
+    const holderPid = holder.process.pid;
     const summary = await engine.enqueue({ leagueKey: LEAGUE, season: 2022 }).done;
     await holder.released;
     expect(summary.status).toBe('completed');
     expect(locks.length).toBeGreaterThan(0);
     expect(retries.length).toBeGreaterThan(0);
     expect(locks.some((lock) => lock.code.startsWith('SQLITE_BUSY'))).toBe(true);
+    // The process that held the lock is named, by pid and command line.
+    expect(locks.some((lock) => lock.holders.some((holder) => holder.pid === holderPid && /lock-holder/.test(holder.command)))).toBe(true);
     const check = new Database(db, { readonly: true });
     const job = check.prepare('SELECT lock_count, max_retry_count, total_retry_time, lock_operations FROM job_log WHERE job_id = ?').get(summary.jobId) as {
       lock_count: number; max_retry_count: number; total_retry_time: number; lock_operations: string;
@@ -85,7 +88,10 @@ describe('the engine', () => {
     expect(job.lock_count).toBeGreaterThan(0);
     expect(job.max_retry_count).toBeGreaterThan(0);
     expect(job.total_retry_time).toBeGreaterThan(0);
-    expect(Object.values(JSON.parse(job.lock_operations) as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(job.lock_count);
+    const operations = JSON.parse(job.lock_operations) as Record<string, number>;
+    const counted = Object.entries(operations).filter(([name]) => !name.startsWith('holder:'));
+    expect(counted.reduce((sum, [, count]) => sum + count, 0)).toBe(job.lock_count);
+    expect(Object.keys(operations).some((name) => name.startsWith(`holder:${holderPid} (`))).toBe(true);
     expect(readTable(db).keys).toEqual(expectedKeys(LEAGUE, [2022], 7));
   });
 
@@ -107,7 +113,7 @@ describe('the engine', () => {
     const flags = { ...PROFILES.recommended, retry_logic: false };
     {
       // Slow pages, so the lock arrives in the middle of the job, after some pages committed.
-      await using engine = await createEngine({ database: db, source: demoSource({ seed: 9, latencyMs: 15 }), flags, busyTimeoutMs: 100 });
+      await using engine = await createEngine({ database: db, source: demoSource({ seed: 9, latencyMs: 40 }), flags, busyTimeoutMs: 100, pagesPerTask: 1 });
       const done = engine.enqueue({ leagueKey: LEAGUE, season: 2023 }).done.then(() => null, (error: Error & { code: string }) => error);
       await waitFor(() => committedRows(db) > 0, 10_000, 'first commit');
       const holder = await holdWriteLock(db, 800);
@@ -115,6 +121,7 @@ describe('the engine', () => {
       await holder.released;
       expect(failure?.code).toBe('ERR_JOB_FAILED');
       expect(failure?.message).toMatch(/locked by another process/);
+      expect((failure?.cause as Error | undefined)?.message).toMatch(new RegExp(`Held by: pid ${holder.process.pid} \\(`));
       expect(engine.totals.failed).toBe(1);
     }
     const partial = readTable(db);

@@ -14,7 +14,7 @@ const onSignal = (signal: NodeJS.Signals): void => {
     process.stderr.write('league-backfill: second interrupt, exiting now\n');
     process.exit(130);
   }
-  process.stderr.write(`league-backfill: ${signal} received, committing what is queued and stopping (press Ctrl-C again to exit at once)\n`);
+  process.stderr.write(`league-backfill: ${signal} received, finishing cleanly (press Ctrl-C again to exit at once)\n`);
   controller.abort(new Error(`stopped by ${signal}`));
 };
 process.on('SIGINT', onSignal);

@@ -14,6 +14,8 @@ export interface CommandModule {
   describe(command: Command): void;
   /** Runs the command and returns its exit code. */
   run(context: CliContext, options: Record<string, unknown>, args: string[]): Promise<number>;
+  /** The exit code for bad usage, where the command follows another convention (health: 3, UNKNOWN). @default 2 */
+  USAGE_EXIT_CODE?: number;
 }
 
 const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
@@ -62,9 +64,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       writeErr: (text) => io.stderr.write(text),
     });
   let chosen: { module: CommandModule; options: Record<string, unknown>; args: string[] } | undefined;
+  const loaded = new Map<string, CommandModule>();
   for (const spec of COMMANDS) {
     const module = await loadCommand(spec);
     if (!module) continue;
+    loaded.set(spec.name, module);
     const command = addCommonOptions(program.command(spec.name).description(spec.summary));
     module.describe(command);
     command.action((...params: unknown[]) => {
@@ -73,15 +77,16 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     });
   }
   program.addHelpText('after', '\nRun `league-backfill <command> --help` for the options of a command.');
+  const usageExit = loaded.get(argv[0] ?? '')?.USAGE_EXIT_CODE ?? EXIT.usage;
 
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') return EXIT.ok;
-      return EXIT.usage; // commander already printed the message and the usage hint
+      return usageExit; // commander already printed the message and the usage hint
     }
-    return reportError(error, io, argv.includes('--json'));
+    return reportError(error, io, argv.includes('--json'), usageExit);
   }
   if (!chosen) {
     program.outputHelp();
@@ -92,17 +97,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     context = resolveContext(chosen.options as CommonOptions, io);
     return await chosen.module.run(context, chosen.options, chosen.args);
   } catch (error) {
-    return reportError(error, io, context?.json ?? argv.includes('--json'));
+    return reportError(error, io, context?.json ?? argv.includes('--json'), usageExit);
   }
 }
 
 /** Prints one clear line (and, with --json, one JSON object) and returns the exit code for the error. */
-export function reportError(error: unknown, io: CliIo, json: boolean): number {
+export function reportError(error: unknown, io: CliIo, json: boolean, usageExit: number = EXIT.usage): number {
   const isBackfillError = error instanceof BackfillError;
   const code = isBackfillError ? error.code : 'ERR_INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
   const exitCode = isBackfillError
-    ? USAGE_ERROR_CODES.has(error.code) ? EXIT.usage : error.code === 'ERR_ABORTED' ? EXIT.interrupted : EXIT.failed
+    ? USAGE_ERROR_CODES.has(error.code) ? usageExit : error.code === 'ERR_ABORTED' ? EXIT.interrupted : EXIT.failed
     : EXIT.failed;
   io.stderr.write(`league-backfill: ${message}\n`);
   if (!isBackfillError && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);

@@ -8,6 +8,16 @@
  *   polls rarely and loses the lock to newcomers, and it blocks this thread while it waits.
  * - `fair-poll`: busy handler off; the writer polls itself in short, even steps (1 to 5 ms)
  *   up to the deadline, yielding the thread between tries.
+ * - `busy-slices`: SQLite's busy handler, but in slices of BUSY_SLICE_MS repeated up to the
+ *   deadline, so its schedule never reaches its long sleeps: the writer keeps polling about
+ *   every millisecond however long it has waited.
+ * - `micro-poll`: busy handler off; the writer polls in sub-millisecond sleeps (Atomics.wait,
+ *   0.1 ms growing to 1 ms), so it takes the lock within a fraction of a millisecond of its
+ *   release.
+ *
+ * The last two change the busy timeout only around their BEGIN: every other statement keeps
+ * the connection's busy_timeout, as pragma_optimizations promises. docs/lock-wait.md has the
+ * measurements that compare the four.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
@@ -26,7 +36,7 @@ export type LockWaiter = (context: LockWaitContext) => Promise<void>;
 
 /** The busy_timeout each strategy needs on the connection (ms), given the configured one. */
 export function connectionBusyTimeout(strategy: LockWaitStrategy, busyTimeoutMs: number): number {
-  return strategy === 'busy-timeout' ? busyTimeoutMs : 0;
+  return strategy === 'fair-poll' ? 0 : busyTimeoutMs;
 }
 
 async function busyTimeout({ db, statement }: LockWaitContext): Promise<void> {
@@ -48,7 +58,65 @@ async function fairPoll({ db, statement, deadlineMs }: LockWaitContext): Promise
   }
 }
 
+/** How long one slice of SQLite's busy handler lasts in `busy-slices` (ms): its schedule sleeps 1 ms, then 1 ms. */
+export const BUSY_SLICE_MS = 2;
+/** `micro-poll`: the first sleep, its growth and its cap (ms). */
+const MICRO_POLL_FIRST_MS = 0.1;
+const MICRO_POLL_GROWTH = 1.5;
+const MICRO_POLL_CAP_MS = 1;
+/** The blocking strategies give the thread's event loop a turn this often while they wait (ms). */
+const YIELD_EVERY_MS = 20;
+
+/** Runs `wait` with the connection's busy_timeout set to `timeoutMs`, and restores it after. */
+async function withBusyTimeout(db: Database, timeoutMs: number, wait: () => Promise<void>): Promise<void> {
+  const previous = Number(db.pragma('busy_timeout', { simple: true }));
+  db.pragma(`busy_timeout = ${timeoutMs}`);
+  try {
+    await wait();
+  } finally {
+    db.pragma(`busy_timeout = ${previous}`);
+  }
+}
+
+/**
+ * Tries `statement` until it succeeds or the deadline passes, calling `pause` between tries.
+ * Blocking pauses are fine in the writer thread, which has nothing else to do while it waits
+ * for the lock, but the loop still yields now and then so the thread stays responsive.
+ */
+async function pollUntil(db: Database, statement: string, deadlineMs: number, pause: (tries: number) => void): Promise<void> {
+  const started = performance.now();
+  let lastYield = started;
+  for (let tries = 1; ; tries++) {
+    try {
+      db.exec(statement);
+      return;
+    } catch (error) {
+      if (!isLockError(error) || performance.now() - started >= deadlineMs) throw error;
+    }
+    pause(tries);
+    if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
+  }
+}
+
+async function busySlices({ db, statement, deadlineMs }: LockWaitContext): Promise<void> {
+  // A deadline of 0 (no busy wait wanted) is one try with no handler.
+  await withBusyTimeout(db, Math.min(BUSY_SLICE_MS, deadlineMs), () => pollUntil(db, statement, deadlineMs, () => {}));
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+async function microPoll({ db, statement, deadlineMs }: LockWaitContext): Promise<void> {
+  await withBusyTimeout(db, 0, () => pollUntil(db, statement, deadlineMs, (tries) => {
+    Atomics.wait(sleeper, 0, 0, Math.min(MICRO_POLL_CAP_MS, MICRO_POLL_FIRST_MS * MICRO_POLL_GROWTH ** (tries - 1)));
+  }));
+}
+
 export const LOCK_WAITERS: Readonly<Record<LockWaitStrategy, LockWaiter>> = {
   'busy-timeout': busyTimeout,
   'fair-poll': fairPoll,
+  'busy-slices': busySlices,
+  'micro-poll': microPoll,
 };

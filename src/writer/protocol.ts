@@ -8,7 +8,7 @@ import type { AppliedSettings } from '../db/open.js';
 import type { MigrationResult, TableNames } from '../db/schema.js';
 import type { RejectedRecord } from '../source/types.js';
 
-export type LockWaitStrategy = 'busy-timeout' | 'fair-poll';
+export type LockWaitStrategy = 'busy-timeout' | 'fair-poll' | 'busy-slices' | 'micro-poll';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -114,6 +114,8 @@ export interface LockInfo {
   waitMs: number;
   jobIds: string[];
   code: string;
+  /** The other processes holding a write-side lock on the database when it was seen (Linux). */
+  holders: Array<{ pid: number; command: string; lock: string }>;
 }
 
 export type WriterNotice =

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import pRetry from 'p-retry';
 import type { Database, Statement } from 'better-sqlite3';
+import { describeHolders, findLockHolders, writeLockHolders } from '../db/lock-holders.js';
 import { openDatabase } from '../db/open.js';
 import { BackfillError, DatabaseLockedError, isLockError, serializeError } from '../errors.js';
 import type { Flags } from '../flags/index.js';
@@ -57,6 +58,9 @@ class WriterThread {
   readonly #lockOperations = new Map<string, Record<string, number>>();
   readonly #walPath: string;
   #lastWalBytes = 0;
+  /** Lock holders as last read (the lock is gone once the writer has it, so they are read while it fails). */
+  #holders: LockInfo['holders'] = [];
+  #holdersReadAt = Number.NEGATIVE_INFINITY;
   #starvedCheckpoints = 0;
   /** Figures of the current minute, written with the next transaction: rolled back with it if it fails. */
   #metrics = { locks: 0, retries: 0, lockWaitMs: 0 };
@@ -307,7 +311,7 @@ class WriterThread {
       await this.#begin(mode);
       waitMs = performance.now() - attemptStart;
       if (waitMs > config.lockWaitThresholdMs) {
-        this.#recordLock({ operation: `${operation}:begin`, attempt: attempts, delayMs: 0, waitMs, jobIds, code: 'SQLITE_BUSY (waited)' }, started);
+        this.#recordLock({ operation: `${operation}:begin`, attempt: attempts, delayMs: 0, waitMs, jobIds, code: 'SQLITE_BUSY (waited)', holders: [] }, started);
       }
       const lockAcquired = performance.now();
       this.#afterCommit = [];
@@ -341,7 +345,7 @@ class WriterThread {
           if (!isLockError(error)) return;
           const delayMs = retriesLeft > 0 ? retryDelayMs(policy, attemptNumber) : 0;
           const code = String((error as { code?: string }).code);
-          const info: LockInfo = { operation, attempt: attemptNumber, delayMs, waitMs: performance.now() - started, jobIds, code };
+          const info: LockInfo = { operation, attempt: attemptNumber, delayMs, waitMs: performance.now() - started, jobIds, code, holders: this.#lockHolders() };
           this.#recordLock(info, started);
           if (retriesLeft > 0) {
             this.#metrics.retries++;
@@ -353,10 +357,13 @@ class WriterThread {
     } catch (error) {
       if (!isLockError(error)) throw error;
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      this.#holdersReadAt = Number.NEGATIVE_INFINITY;
+      const holders = writeLockHolders(findLockHolders(config.path)).filter((holder) => !holder.self);
+      const who = holders.length > 0 ? ` Held by: ${describeHolders(holders)}.` : '';
       throw new DatabaseLockedError(
         `The database stayed locked by another process through ${attempts} attempt${attempts === 1 ? '' : 's'} over ${seconds} s ` +
         `(${operation}: ${(error as Error).message}${this.#flags.retry_logic ? '' : '; retry_logic is off, so the first lock fails'}). ` +
-        'Nothing of it was written; stop the other writer or run again later to resume.',
+        `Nothing of it was written; stop the other writer or run again later to resume.${who}`,
         { cause: error },
       );
     }
@@ -376,6 +383,21 @@ class WriterThread {
     await LOCK_WAITERS[config.lockWait]({ db: this.#db, statement, deadlineMs });
   }
 
+  /**
+   * Who holds the write lock, from /proc/locks. Read at most every 250 ms: a lock storm must
+   * not turn into a storm of /proc reads on the writer's hot path.
+   */
+  #lockHolders(): LockInfo['holders'] {
+    const now = performance.now();
+    if (now - this.#holdersReadAt > 250) {
+      this.#holdersReadAt = now;
+      this.#holders = writeLockHolders(findLockHolders(config.path))
+        .filter((holder) => !holder.self)
+        .map(({ pid, command, lock }) => ({ pid, command, lock }));
+    }
+    return this.#holders;
+  }
+
   #recordLock(info: LockInfo, started: number): void {
     this.#metrics.locks++;
     this.#metrics.lockWaitMs += info.waitMs;
@@ -385,6 +407,11 @@ class WriterThread {
       pending.maxRetry = Math.max(pending.maxRetry, info.attempt - (info.code.includes('waited') ? 1 : 0));
       pending.retrySeconds = Math.max(pending.retrySeconds, (performance.now() - started) / 1000);
       pending.operations[info.operation] = (pending.operations[info.operation] ?? 0) + 1;
+      // lock_operations also counts who held the lock, as `holder:pid (command)` keys.
+      for (const holder of info.holders) {
+        const key = `holder:${holder.pid} (${holder.command.slice(0, 80)})`;
+        pending.operations[key] = (pending.operations[key] ?? 0) + 1;
+      }
       this.#pendingLocks.set(jobId, pending);
     }
     notify({ type: 'lock', info });
