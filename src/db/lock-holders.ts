@@ -317,7 +317,7 @@ function lockPhrase(lock: SqliteLockName): string {
     case 'read':
       return 'a read lock';
     case 'other':
-      return 'another lock';
+      return 'a lock on the file';
   }
 }
 
@@ -329,8 +329,9 @@ function whoIs(holder: LockHolder): string {
 
 /**
  * One sentence per process, e.g. `pid 1234 (node lock-holder.mjs data/x.db 5000) holds the
- * write lock`; several locks of one process are named together, strongest first. Empty
- * string for no holders.
+ * write lock`; several locks of one process are named together, strongest first, sentences
+ * joined by "; ". The marker lock every WAL connection holds is left out of a sentence that
+ * names other locks. Empty string for no holders.
  */
 export function describeHolders(holders: readonly LockHolder[]): string {
   const byPid = new Map<number, { holder: LockHolder; locks: SqliteLockName[] }>();
@@ -341,7 +342,9 @@ export function describeHolders(holders: readonly LockHolder[]): string {
   }
   const sentences: string[] = [];
   for (const { holder, locks } of byPid.values()) {
-    const phrases = locks.sort((a, b) => LOCK_ORDER.indexOf(a) - LOCK_ORDER.indexOf(b)).map(lockPhrase);
+    // Every connection holds a marker lock on the -shm file ('other'): name it only when it is all there is.
+    const named = locks.filter((lock) => lock !== 'other');
+    const phrases = (named.length > 0 ? named : locks).sort((a, b) => LOCK_ORDER.indexOf(a) - LOCK_ORDER.indexOf(b)).map(lockPhrase);
     const list = phrases.length <= 1 ? (phrases[0] ?? '') : `${phrases.slice(0, -1).join(', ')} and ${phrases.at(-1) ?? ''}`;
     sentences.push(`${whoIs(holder)} holds ${list}`);
   }

@@ -1,0 +1,190 @@
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkHealth, type HealthSample } from '../src/db/health.js';
+import { PROFILES } from '../src/flags/index.js';
+import { collect, runCli, startCli } from './helpers/cli.js';
+import { holdWriteLock, waitFor, type HeldLock } from './helpers/processes.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir('league-backfill-health-');
+let template = '';
+let templateDir = '';
+const held: HeldLock[] = [];
+
+/** One real backfill for the whole file; each test gets its own copy of the database it left. */
+beforeAll(async () => {
+  templateDir = mkdtempSync(join(tmpdir(), 'league-backfill-health-template-'));
+  template = join(templateDir, 'league.db');
+  const result = await runCli(['backfill', '--db', template, '--leagues', '1', '--seasons', '2024', '--json']);
+  expect(result.code, result.stderr).toBe(0);
+});
+
+afterAll(() => {
+  rmSync(templateDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  for (const lock of held.splice(0)) {
+    lock.process.kill('SIGTERM');
+    await lock.released.catch(() => undefined);
+  }
+});
+
+function backfilledDatabase(): string {
+  const path = join(tempDir(), 'league.db');
+  copyFileSync(template, path);
+  return path;
+}
+
+/** Prepares a situation the way the writer would have recorded it: figures for the current minute. */
+function setCurrentMinute(path: string, figures: { locks?: number; batches?: number; failed?: number }): void {
+  const db = new BetterSqlite3(path);
+  try {
+    const minute = Math.floor(Date.now() / 60_000);
+    db.prepare('DELETE FROM writer_metrics WHERE minute >= ?').run(minute - 6);
+    db.prepare('INSERT INTO writer_metrics (minute, batches, failed_batches, locks) VALUES (?, ?, ?, ?)')
+      .run(minute, figures.batches ?? 10, figures.failed ?? 0, figures.locks ?? 0);
+  } finally {
+    db.close();
+  }
+}
+
+async function health(path: string, ...args: string[]): Promise<{ code: number | null; sample: HealthSample; stderr: string }> {
+  const result = await runCli(['health', '--db', path, '--json', ...args]);
+  return { code: result.code, sample: JSON.parse(result.stdout) as HealthSample, stderr: result.stderr };
+}
+
+describe('health on the command line', () => {
+  it('is OK (exit 0) on a freshly backfilled database, in words and as JSON with every field', async () => {
+    const path = backfilledDatabase();
+    const human = await runCli(['health', '--db', path]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^OK {2}.*league\.db/);
+    expect(human.stdout).toContain('journal mode       wal');
+    expect(human.stdout).toMatch(/locks per minute {3}0\.0 in the last minute/);
+    expect(human.stdout).toContain('lock holders       none');
+
+    const { code, sample } = await health(path);
+    expect(code).toBe(0);
+    expect(Object.keys(sample).sort()).toEqual([
+      'batchFailureRate', 'database', 'databaseBytes', 'exists', 'fragmentation', 'freePages', 'journalMode', 'lockHolders',
+      'locksPerMinute1', 'locksPerMinute5', 'pageCount', 'pageSize', 'probeLatencyMs', 'problems', 'status', 'thresholds', 'time', 'walBytes',
+    ]);
+    expect(sample).toMatchObject({ database: path, exists: true, journalMode: 'wal', status: 'OK', problems: [], lockHolders: [], locksPerMinute1: 0, batchFailureRate: 0 });
+    expect(sample.databaseBytes).toBe(sample.pageCount! * sample.pageSize!);
+    expect(sample.probeLatencyMs).toBeGreaterThanOrEqual(0);
+    expect(sample.probeLatencyMs).toBeLessThan(100);
+    expect(Date.parse(sample.time)).toBeGreaterThan(Date.now() - 60_000);
+    expect(sample.thresholds).toMatchObject({ locksPerMinuteWarning: 5, locksPerMinuteCritical: 10, failureRateWarning: 0.01, latencyWarningMs: 100, walWarningBytes: 104_857_600 });
+  });
+
+  it('is WARNING (exit 1) at 7 locks in the current minute, and OK again when --lock-warning is raised', async () => {
+    const path = backfilledDatabase();
+    setCurrentMinute(path, { locks: 7 });
+    const { code, sample } = await health(path);
+    expect(code).toBe(1);
+    expect(sample.status).toBe('WARNING');
+    expect(sample.locksPerMinute1).toBeGreaterThan(6.5);
+    expect(sample.problems).toEqual([expect.stringMatching(/^7(\.0)? locks per minute \(warning above 5\): another process keeps taking the write lock/)]);
+    const raised = await health(path, '--lock-warning', '8');
+    expect(raised.code).toBe(0);
+  });
+
+  it('is CRITICAL (exit 2) at 20 locks a minute, or when half the batches failed', async () => {
+    const path = backfilledDatabase();
+    setCurrentMinute(path, { locks: 20 });
+    const locks = await health(path);
+    expect(locks.code).toBe(2);
+    expect(locks.sample.problems[0]).toMatch(/locks per minute \(critical above 10\)/);
+
+    setCurrentMinute(path, { batches: 10, failed: 10 });
+    const failures = await runCli(['health', '--db', path]);
+    expect(failures.code).toBe(2);
+    expect(failures.stdout).toMatch(/^CRITICAL/);
+    expect(failures.stdout).toContain('! 50 % of batches failed in the last 5 minutes (critical above 5 %)');
+  });
+
+  it('is UNKNOWN (exit 3) for a missing database, a file that is not a database, and a bad option', async () => {
+    const dir = tempDir();
+    const missing = await health(join(dir, 'missing.db'));
+    expect(missing.code).toBe(3);
+    expect(missing.sample).toMatchObject({ status: 'UNKNOWN', exists: false, journalMode: null });
+    expect(missing.sample.problems[0]).toMatch(/missing\.db does not exist/);
+    expect(existsSync(join(dir, 'missing.db'))).toBe(false);
+
+    const notes = join(dir, 'notes.db');
+    writeFileSync(notes, 'these are my notes, not a database\n');
+    const notADatabase = await health(notes);
+    expect(notADatabase.code).toBe(3);
+    expect(notADatabase.sample.problems[0]).toMatch(/is not a SQLite database/);
+    expect(readFileSync(notes, 'utf8')).toBe('these are my notes, not a database\n');
+
+    const bad = await runCli(['health', '--db', backfilledDatabase(), '--lock-warning', 'many']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('Expected `--lock-warning` to be a number from 0 to 1000000000, got "many" (string)');
+    const unknown = await runCli(['health', '--db', backfilledDatabase(), '--lock-warnings', '3']);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('"--lock-warnings"');
+  });
+
+  it('--watch --interval 0.2 --count 3 takes 3 samples and appends them to the history file beside the database', async () => {
+    const path = backfilledDatabase();
+    const result = await runCli(['health', '--db', path, '--watch', '--interval', '0.2', '--count', '3', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const history = readFileSync(join(path, '..', 'health_history.jsonl'), 'utf8').trim().split('\n');
+    expect(history).toHaveLength(3);
+    const samples = history.map((line) => JSON.parse(line) as HealthSample);
+    expect(samples.map((s) => s.status)).toEqual(['OK', 'OK', 'OK']);
+    const times = samples.map((s) => Date.parse(s.time));
+    expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(350);
+    expect(result.stdout.trim().split('\n').map((line) => (JSON.parse(line) as HealthSample).status)).toEqual(['OK', 'OK', 'OK']);
+  });
+
+  it('--watch stops on SIGINT and exits with the status of the last sample', async () => {
+    const path = backfilledDatabase();
+    setCurrentMinute(path, { locks: 7 });
+    const historyFile = join(tempDir(), 'history.jsonl');
+    const child = startCli(['health', '--db', path, '--watch', '--interval', '0.2', '--history', historyFile]);
+    const done = collect(child, 30_000);
+    await waitFor(() => existsSync(historyFile) && readFileSync(historyFile, 'utf8').length > 0, 20_000, 'a first sample');
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/Z {2}WARNING +locks\/min 7\.0/);
+  });
+
+  it('names the process holding the write lock', async () => {
+    const path = backfilledDatabase();
+    const lock = await holdWriteLock(path, 30_000);
+    held.push(lock);
+    const pid = lock.process.pid;
+    const { code, sample } = await health(path);
+    expect(code).toBe(0);
+    expect(sample.lockHolders).toContainEqual(expect.objectContaining({ pid, lock: 'write', file: 'shm', self: false }));
+    const human = await runCli(['health', '--db', path]);
+    expect(human.stdout).toMatch(new RegExp(`lock holders {7}pid ${pid} \\(.*lock-holder\\.mjs.*\\) holds the write lock`));
+  });
+});
+
+describe('checkHealth', () => {
+  it('is CRITICAL when reads are blocked by an exclusive lock (rollback-journal mode)', async () => {
+    const path = join(tempDir(), 'legacy.db');
+    const writer = new BetterSqlite3(path);
+    try {
+      writer.exec('CREATE TABLE job_log (job_id TEXT PRIMARY KEY, status TEXT)');
+      writer.exec('BEGIN EXCLUSIVE');
+      writer.exec("INSERT INTO job_log VALUES ('a', 'running')");
+      const sample = await checkHealth({ path, flags: PROFILES.recommended, thresholds: { latencyWarningMs: 10, latencyCriticalMs: 50 } });
+      expect(sample.status).toBe('CRITICAL');
+      expect(sample.problems[0]).toMatch(/^reads are blocked: .*database is locked/);
+      writer.exec('ROLLBACK');
+    } finally {
+      writer.close();
+    }
+    const after = await checkHealth({ path, flags: PROFILES.baseline });
+    expect(after).toMatchObject({ status: 'OK', journalMode: 'delete', locksPerMinute1: null, batchFailureRate: null });
+  });
+});
