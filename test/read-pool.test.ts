@@ -73,7 +73,7 @@ describe('ReadPool', () => {
     const [first, second] = await Promise.all([rejection(pool.acquire()), rejection(pool.acquire())]);
     expect(performance.now() - started).toBeGreaterThanOrEqual(90);
     expect(first).toBeInstanceOf(BackfillError);
-    expect(first).toMatchObject({ code: 'ERR_DATABASE_LOCKED' });
+    expect(first).toMatchObject({ code: 'ERR_POOL_TIMEOUT' });
     expect((first as Error).message).toMatch(/^Timed out after 100 ms waiting for a read connection to .*league\.db: the pool has 2 in use, 2 waiting \(max 2\)\./);
     expect((second as Error).message).toContain('2 in use, 1 waiting');
     expect(pool.stats()).toMatchObject({ inUse: 2, waiting: 0, timeouts: 2 });

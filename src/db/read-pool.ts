@@ -138,7 +138,7 @@ export class ReadPool implements AsyncDisposable {
 
   /**
    * A connection: an idle one, a new one while fewer than `max` are open, or else the first
-   * one released after every earlier waiter was served. Rejects with a `ERR_DATABASE_LOCKED`
+   * one released after every earlier waiter was served. Rejects with a `ERR_POOL_TIMEOUT`
    * error naming the pool's state after `acquireTimeoutMs`, with `signal.reason` when aborted,
    * and with a `ClosedError` once the pool is closing.
    */
@@ -169,7 +169,7 @@ export class ReadPool implements AsyncDisposable {
       const timer = setTimeout(() => {
         this.#timeouts++;
         const error = new BackfillError(
-          'ERR_DATABASE_LOCKED',
+          'ERR_POOL_TIMEOUT',
           `Timed out after ${this.options.acquireTimeoutMs} ms waiting for a read connection to ${this.options.path}: ` +
           `the pool has ${this.#inUse.size} in use, ${this.#waiters.length} waiting (max ${this.options.max}). ` +
           'Release leases sooner (use `using` or `query()`), or raise `max` or `acquireTimeoutMs`.',
