@@ -10,6 +10,10 @@ export { BatchQueue } from './queue/batch-queue.js';
 export type { BatchQueueOptions } from './queue/batch-queue.js';
 export { demoSource, demoLeagueKeys, seasonLeagueKey } from './source/demo/index.js';
 export type { DemoSourceOptions } from './source/demo/index.js';
+export { yahooSource, listSeasons } from './source/yahoo/source.js';
+export type { YahooSourceOptions, LeagueSeason } from './source/yahoo/source.js';
+export { fileSource, planFileJobs } from './source/file/source.js';
+export type { FileSourceOptions, FileJob } from './source/file/source.js';
 export { parseTransactionsResponse, parseLeagueMetadata } from './source/yahoo/parse.js';
 export { TRANSACTION_COLUMNS } from './source/types.js';
 export type { JobRef, ParsedPage, RejectedRecord, Source, SourceSpec, TransactionRow } from './source/types.js';
@@ -30,6 +34,8 @@ export { checkHealth, watchHealth, DEFAULT_HEALTH_THRESHOLDS, HEALTH_EXIT_CODES 
 export type { HealthOptions, HealthSample, HealthStatus, HealthThresholds, WatchHealthOptions } from './db/health.js';
 export { findLockHolders, describeHolders, writeLockHolders } from './db/lock-holders.js';
 export type { LockHolder, SqliteLockName } from './db/lock-holders.js';
+export { rollbackEverything, RollbackError } from './db/rollback.js';
+export type { RollbackOptions, RollbackResult } from './db/rollback.js';
 export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './writer/retry.js';
 export type { CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
 export {

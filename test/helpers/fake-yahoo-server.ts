@@ -34,7 +34,7 @@ export type Misbehaviour =
   | { kind: 'echoAuthorization' };
 
 export interface RecordedRequest {
-  /** Arrival time in ms, on the same clock as `performance.timeOrigin + performance.now()`. */
+  /** Arrival time of the request's headers in ms, on the same clock as `performance.timeOrigin + performance.now()`. */
   time: number;
   method: string;
   /** Path and query, e.g. `/fantasy/v2/league/403.l.17457/transactions;start=0;count=25?format=json`. */
@@ -230,12 +230,14 @@ export async function startFakeYahooServer(): Promise<FakeYahooServer> {
   };
 
   const server = createServer((req, res) => {
+    // Arrival is when the headers came in: a POST's body can trail them by some milliseconds.
+    const arrived = now();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const path = req.url ?? '/';
       const body = Buffer.concat(chunks).toString('utf8');
-      const recorded: RecordedRequest = { time: now(), method: req.method ?? 'GET', path, authorization: req.headers.authorization, body };
+      const recorded: RecordedRequest = { time: arrived, method: req.method ?? 'GET', path, authorization: req.headers.authorization, body };
       requests.push(recorded);
       if (path.startsWith('/oauth2/get_token')) {
         handleToken(req, res, body);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { createEngine, type Engine } from '../../engine.js';
-import { BackfillError, InvalidOptionError } from '../../errors.js';
+import { BackfillError, InvalidOptionError, USAGE_ERROR_CODES, type ErrorCode } from '../../errors.js';
 import type { JobHandle, JobRequest, JobSummary } from '../../queue/job.js';
 import { demoLeagueKeys, demoSource } from '../../source/demo/index.js';
 import type { SourceSpec } from '../../source/types.js';
@@ -32,8 +32,8 @@ export function describe(command: Command): void {
     .option('--api-base <url>', 'yahoo: API base URL (env LEAGUE_BACKFILL_YAHOO_API_BASE)')
     .option('--token-url <url>', 'yahoo: OAuth token URL (env LEAGUE_BACKFILL_YAHOO_TOKEN_URL)')
     .option('--busy-timeout <ms>', 'SQLite busy_timeout when pragma_optimizations is on', (v) => parseInteger(v, '--busy-timeout', 0, 600_000), 5000)
-    .option('--lock-wait <strategy>', 'how the writer waits for a lock held by another process: busy-timeout or fair-poll',
-      (v) => parseChoice(v, '--lock-wait', ['busy-timeout', 'fair-poll'] as const))
+    .option('--lock-wait <strategy>', 'how the writer waits for a lock held by another process: busy-timeout, fair-poll, busy-slices or micro-poll',
+      (v) => parseChoice(v, '--lock-wait', ['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'] as const))
     .option('--transaction-budget <ms>', 'longest time one transaction may hold the write lock', (v) => parseInteger(v, '--transaction-budget', 1, 60_000), 100)
     .option('--no-progress', 'no progress bar, even on a terminal')
     .addHelpText('after', `
@@ -43,7 +43,8 @@ Examples:
   league-backfill backfill --source yahoo --league 423.l.12345 --seasons 2019-2023
   league-backfill backfill --source file --input saved/transactions.json
 
-Exit codes: 0 every job completed, 1 a job failed (run again to resume), 2 bad usage or input, 130 interrupted.`);
+Exit codes: 0 every job completed, 1 a job failed (run again to resume), 2 bad usage or input (also when
+every failed job failed for such a reason, e.g. Yahoo refused the credentials), 130 interrupted.`);
 }
 
 interface BackfillOptions {
@@ -88,7 +89,8 @@ export interface BackfillSummary {
   rowsPerSecond: number;
   database: string;
   interrupted: boolean;
-  failures: Array<{ jobId: string; error: string }>;
+  /** One entry per failed job: the underlying error (the cause of ERR_JOB_FAILED), its code and message. */
+  failures: Array<{ jobId: string; code: ErrorCode; error: string }>;
 }
 
 export async function run(context: CliContext, raw: Record<string, unknown>): Promise<number> {
@@ -110,10 +112,11 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
   });
   context.logger.info({ database: context.databasePath, jobs: jobs.length, source: source.kind, flags: engine.flags }, 'backfill starting');
   const progress = startProgress(context, engine, jobs.length, options.progress);
-  const failures: Array<{ jobId: string; error: string }> = [];
+  const failures: BackfillSummary['failures'] = [];
   engine.on('job:failed', (summary, error) => {
-    failures.push({ jobId: summary.jobId, error: error.message });
-    context.logger.error({ jobId: summary.jobId, code: error.code }, error.message);
+    const cause = underlyingError(error);
+    failures.push({ jobId: summary.jobId, code: cause.code, error: cause.message });
+    context.logger.error({ jobId: summary.jobId, code: cause.code }, cause.message);
   });
 
   const onAbort = (): void => void engine.close();
@@ -155,7 +158,21 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
   if (context.json) printJson(context, summary);
   else context.stdout.write(formatSummary(summary));
   if (interrupted) return EXIT.interrupted;
-  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+  if (summary.failed === 0) return EXIT.ok;
+  // Jobs that all failed for a usage-type reason (refused credentials, a bad input file) will
+  // fail the same way when run again: that is the user's to fix, not a resumable failure.
+  return failedForUsage(failures) ? EXIT.usage : EXIT.failed;
+}
+
+function failedForUsage(failures: BackfillSummary['failures']): boolean {
+  return failures.length > 0 && failures.every((failure) => USAGE_ERROR_CODES.has(failure.code));
+}
+
+/** The error a job failed for: ERR_JOB_FAILED wraps it as its `cause`. */
+function underlyingError(error: BackfillError): BackfillError {
+  let current = error;
+  while (current.code === 'ERR_JOB_FAILED' && current.cause instanceof BackfillError) current = current.cause;
+  return current;
 }
 
 async function planJobs(options: BackfillOptions): Promise<{ source: SourceSpec; jobs: JobRequest[] }> {
@@ -242,7 +259,11 @@ export function formatSummary(s: BackfillSummary): string {
     `  ${n(s.rowsPerSecond)} rows/s in ${n(s.transactions)} transactions (longest lock hold ${s.maxLockHoldMs} ms), database ${s.database}`,
   ];
   for (const failure of s.failures) lines.push(`  failed: ${failure.jobId}: ${failure.error}`);
-  if (s.failed > 0) lines.push('  Run the same command again to resume the failed jobs from their last committed page.');
+  if (s.failed > 0) {
+    lines.push(failedForUsage(s.failures)
+      ? '  Fix the problem above, then run the same command again: the jobs resume from their last committed page.'
+      : '  Run the same command again to resume the failed jobs from their last committed page.');
+  }
   if (s.interrupted) lines.push('  Every fetched batch was committed; run the same command again to resume.');
   return `${lines.join('\n')}\n`;
 }
