@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'ERR_ABORTED'
   /** No read connection became free within the pool's acquire timeout. Exit 1. */
   | 'ERR_POOL_TIMEOUT'
+  /** A database or a copy of it failed SQLite's integrity check or its row-count verification. Exit 1. */
+  | 'ERR_INTEGRITY'
   /** A pre-deployment check failed. */
   | 'ERR_VALIDATION'
   /** An unexpected fault: a bug. */
@@ -143,7 +145,7 @@ export function serializeError(error: unknown): SerializedError {
 const KNOWN_CODES = new Set<string>([
   'ERR_INVALID_OPTION', 'ERR_FLAGS_FILE', 'ERR_DATABASE_OPEN', 'ERR_DATABASE_LOCKED',
   'ERR_DATABASE_WRITE', 'ERR_SOURCE', 'ERR_AUTH', 'ERR_INPUT', 'ERR_CLOSED', 'ERR_JOB_FAILED',
-  'ERR_ABORTED', 'ERR_POOL_TIMEOUT', 'ERR_VALIDATION', 'ERR_INTERNAL',
+  'ERR_ABORTED', 'ERR_POOL_TIMEOUT', 'ERR_INTEGRITY', 'ERR_VALIDATION', 'ERR_INTERNAL',
 ]);
 
 /** Rebuilds a typed error from its serialized form (the inverse of `serializeError`). */

@@ -34,6 +34,10 @@ export { checkHealth, watchHealth, DEFAULT_HEALTH_THRESHOLDS, HEALTH_EXIT_CODES 
 export type { HealthOptions, HealthSample, HealthStatus, HealthThresholds, WatchHealthOptions } from './db/health.js';
 export { findLockHolders, describeHolders, writeLockHolders } from './db/lock-holders.js';
 export type { LockHolder, SqliteLockName } from './db/lock-holders.js';
+export { backupDatabase, defaultBackupPath, BACKUP_METHODS, BackupVerificationError, BackupDestinationExistsError } from './db/backup.js';
+export type { BackupMethod, BackupOptions, BackupResult, BackupVerification } from './db/backup.js';
+export { maintainDatabase } from './db/maintain.js';
+export type { MaintenanceOptions, MaintenanceReport, MaintenanceStep, MaintenanceStepName } from './db/maintain.js';
 export { rollbackEverything, RollbackError } from './db/rollback.js';
 export type { RollbackOptions, RollbackResult } from './db/rollback.js';
 export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './writer/retry.js';
