@@ -394,16 +394,3 @@ describe('demo source: latency, abort and failures', () => {
     expect((error as Error).message).toContain(LEAGUE);
   });
 });
-
-describe('demo source: speed', () => {
-  it('generates a season of ~1000 transactions in well under 5 ms', () => {
-    const keys = demoLeagueKeys(60, 21);
-    for (const key of keys.slice(0, 10)) generateDemoSeason(key, 2024, { seed: 21 });
-    let rows = 0;
-    const began = performance.now();
-    for (const key of keys) rows += generateDemoSeason(key, 2023, { seed: 21 }).rows.length;
-    const perSeason = (performance.now() - began) / keys.length;
-    expect(rows).toBeGreaterThan(60 * 700);
-    expect(perSeason).toBeLessThan(5);
-  });
-});

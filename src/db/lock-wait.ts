@@ -10,6 +10,7 @@ import pRetry from 'p-retry';
 import { DatabaseLockedError, InvalidOptionError, isLockError } from '../errors.js';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy, retryDelayMs } from '../writer/retry.js';
 import type { RetryPolicy } from '../writer/protocol.js';
+import { sleep } from '../util/sleep.js';
 
 /** How long to wait for a lock, and how often to try again: the options every operation here shares. */
 export interface LockWaitPolicyOptions {
@@ -161,19 +162,6 @@ export async function withLockRetry<T>(db: Database, options: LockRetryOptions, 
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Milliseconds to one decimal: what reports carry. */
 export function roundMs(ms: number): number {

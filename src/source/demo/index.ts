@@ -11,6 +11,7 @@ import type { DemoLeague, DemoSeason } from './generate.js';
 import { resolveDemoSourceOptions } from './options.js';
 import type { DemoSourceOptions, ResolvedDemoSourceOptions } from './options.js';
 import { hashSeed } from './prng.js';
+import { sleep } from '../../util/sleep.js';
 
 export { seasonLeagueKey } from './game-keys.js';
 export { resolveDemoSourceOptions } from './options.js';
@@ -143,20 +144,6 @@ export function generateDemoSeason(leagueKey: string, season: number, options?: 
   return slice(generated, 0, generated.transactionCount);
 }
 
-/** Waits `ms`, rejecting with `signal.reason` as soon as the signal aborts. */
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function checkRequest(request: PageRequest): JobRef {
   const { job, start, pageSize } = request;
@@ -191,7 +178,7 @@ export function createDemoSource(options?: DemoSourceOptions): Source {
       const { signal } = request;
       signal?.throwIfAborted();
       const job = checkRequest(request);
-      if (resolved.latencyMs > 0) await delay(resolved.latencyMs, signal);
+      if (resolved.latencyMs > 0) await sleep(resolved.latencyMs, signal);
       signal?.throwIfAborted();
       if (resolved.failureRate > 0 && Math.random() < resolved.failureRate) {
         throw new SourceError(

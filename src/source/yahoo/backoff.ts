@@ -33,22 +33,3 @@ export function parseRetryAfter(header: string | null | undefined, now: number =
   if (Number.isNaN(time)) return null;
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, time - now));
 }
-
-/** Waits `ms`, rejecting with `signal.reason` as soon as the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

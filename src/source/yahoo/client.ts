@@ -8,7 +8,8 @@
  */
 import { BackfillError, SourceError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
-import { backoffDelay, parseRetryAfter, sleep } from './backoff.js';
+import { sleep } from '../../util/sleep.js';
+import { backoffDelay, parseRetryAfter } from './backoff.js';
 import { isRetryableStatus, sendOnce, statusLabel } from './http.js';
 import type { HttpRequest, HttpResponse } from './http.js';
 import { CREDENTIALS_HELP, canRefresh } from './options.js';
