@@ -498,7 +498,7 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     this.totals.rowsRejected += result.rejected;
     this.totals.maxRetryCount = Math.max(this.totals.maxRetryCount, result.attempts - 1);
     this.emit('batch:committed', result);
-    if (cursor !== null) this.emit('job:progress', job.summary(0));
+    if (cursor !== null) this.emit('job:progress', job.summary(job.elapsedMs));
   }
 
   async #endJob(job: Job, caught: unknown, startedAt: number): Promise<void> {

@@ -77,6 +77,7 @@ export class Job {
   #ignored = 0;
   #rejected = 0;
   #maxAttempts = 0;
+  #startedAt: number | undefined;
   #inFlight = 0;
   #quiet: Array<() => void> = [];
   #resolve!: (summary: JobSummary) => void;
@@ -127,6 +128,12 @@ export class Job {
   markRunning(cursor: number): void {
     this.#state = 'running';
     this.#cursor = cursor;
+    this.#startedAt = performance.now();
+  }
+
+  /** Time since the job started running (0 before). */
+  get elapsedMs(): number {
+    return this.#startedAt === undefined ? 0 : performance.now() - this.#startedAt;
   }
 
   /** Counts a batch handed to the queue; `quiesce()` waits until every one is settled. */
