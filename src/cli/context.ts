@@ -50,7 +50,9 @@ export function resolveContext(options: CommonOptions, io: CliIo): CliContext {
   const environment = parseEnvironment(options.env, io.env.LEAGUE_BACKFILL_ENV);
   const logLevel = parseLogLevel(options.logLevel, io.env.LEAGUE_BACKFILL_LOG_LEVEL);
   const explicitDb = options.db ?? nonEmpty(io.env.LEAGUE_BACKFILL_DB);
-  if (explicitDb !== undefined && explicitDb.trim() === '') throw new InvalidOptionError('--db', 'a file path', explicitDb);
+  // Name what the user typed: the option, or the variable when the value came from the environment.
+  if (explicitDb !== undefined && explicitDb.trim() === '') throw new InvalidOptionError(options.db !== undefined ? '--db' : 'LEAGUE_BACKFILL_DB', 'a file path', explicitDb);
+  if (options.flags !== undefined && options.flags.trim() === '') throw new InvalidOptionError('--flags', 'a file path', options.flags);
   const databasePath = explicitDb ?? join(DEFAULT_DATA_FOLDER, DATABASE_FILES[environment]);
   const twinDatabasePath = explicitDb === undefined
     ? join(DEFAULT_DATA_FOLDER, DATABASE_FILES[environment === 'production' ? 'test' : 'production'])

@@ -36,6 +36,12 @@ export interface ValidateOptions {
   busyTimeoutMs?: number;
   /** The longest a locked operation may take before it fails, all retries included. @default 60000 */
   maxRetryDelayMs?: number;
+  /**
+   * Whether the database's folder will be created when missing, as the engine's `createFolder`
+   * (the CLI creates it only for the default path): when false, a missing folder fails the check,
+   * as the backfill would. @default true
+   */
+  createFolder?: boolean;
 }
 
 const MIN_SQLITE = [3, 8, 2] as const;
@@ -70,6 +76,7 @@ export async function validateEnvironment(options: ValidateOptions): Promise<Val
 
   try {
     if (existsSync(databasePath)) checkDatabasePath(options.databasePath);
+    else if (missingFolder && options.createFolder === false) checkDatabasePath(options.databasePath, { createFolder: false });
     add('database file', true, true, existsSync(databasePath) ? `${options.databasePath} is a SQLite database` : `${options.databasePath} will be created`);
   } catch (error) {
     add('database file', false, true, (error as Error).message);
@@ -84,7 +91,7 @@ export async function validateEnvironment(options: ValidateOptions): Promise<Val
 
   const writable = probeWrite(folder);
   add('write permission', writable === null, true, writable === null
-    ? `created and removed a probe file in ${folder}${missingFolder ? ` (the folder ${dirname(options.databasePath)} will be created in it)` : ''}`
+    ? `created and removed a probe file in ${folder}${missingFolder && options.createFolder !== false ? ` (the folder ${dirname(options.databasePath)} will be created in it)` : ''}`
     : `cannot write in ${folder}: ${writable}. The database, its -wal and -shm files and the flags file are written there; fix the folder's permissions or choose another --db`);
 
   const databaseBytes = existsSync(databasePath) ? statSync(databasePath).size + walSize(databasePath) : 0;

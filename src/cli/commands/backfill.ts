@@ -7,11 +7,14 @@ import { demoLeagueKeys, demoSource } from '../../source/demo/index.js';
 import type { SourceSpec } from '../../source/types.js';
 import type { LockWaitStrategy } from '../../writer/protocol.js';
 import { printJson, type CliContext } from '../context.js';
+import { databaseFileChange, fileIdentity } from '../database-identity.js';
 import { EXIT } from '../main.js';
 import { parseChoice, parseInteger, parseLeagueKey, parseNumber, parseSeasons } from '../parse.js';
 
 export const DEMO_DEFAULT_SEASONS = '2020-2025';
 export const DEMO_DEFAULT_LEAGUES = 4;
+/** Most jobs (leagues x seasons) one run plans: every job is held in memory until the run ends. */
+export const MAX_JOBS = 200_000;
 
 const collectLeague = (value: string, previous: string[]): string[] => [...previous, parseLeagueKey(value)];
 
@@ -111,6 +114,23 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
     ...(options.lockWait ? { lockWait: options.lockWait } : {}),
   });
   context.logger.info({ database: context.databasePath, jobs: jobs.length, source: source.kind, flags: engine.flags }, 'backfill starting');
+  // SQLite writes on into a database file deleted or replaced under it, and the rows are lost:
+  // check the path now and then, and stop writing as soon as it names another file.
+  const opened = fileIdentity(context.databasePath);
+  let databaseProblem: string | null = null;
+  let lastCheck = 0;
+  const checkDatabaseFile = (): void => {
+    if (opened === null || databaseProblem !== null) return;
+    lastCheck = performance.now();
+    databaseProblem = databaseFileChange(context.databasePath, opened);
+    if (databaseProblem !== null) {
+      context.logger.error({ database: context.databasePath }, databaseProblem);
+      void engine.close();
+    }
+  };
+  engine.on('batch:committed', () => {
+    if (performance.now() - lastCheck >= 250) checkDatabaseFile();
+  });
   const progress = startProgress(context, engine, jobs.length, options.progress);
   const failures: BackfillSummary['failures'] = [];
   engine.on('job:failed', (summary, error) => {
@@ -131,6 +151,7 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
     await engine.close();
     progress.stop();
   }
+  checkDatabaseFile();
   const durationMs = performance.now() - started;
   const totals = engine.totals;
   const summary: BackfillSummary = {
@@ -157,6 +178,10 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
   };
   if (context.json) printJson(context, summary);
   else context.stdout.write(formatSummary(summary));
+  if (databaseProblem !== null) {
+    context.stderr.write(`league-backfill: ${databaseProblem}\n`);
+    return EXIT.failed;
+  }
   if (interrupted) return EXIT.interrupted;
   if (summary.failed === 0) return EXIT.ok;
   // Jobs that all failed for a usage-type reason (refused credentials, a bad input file) will
@@ -177,8 +202,14 @@ function underlyingError(error: BackfillError): BackfillError {
 
 async function planJobs(options: BackfillOptions): Promise<{ source: SourceSpec; jobs: JobRequest[] }> {
   const force = options.force ?? false;
-  const cross = (leagues: string[], seasons: number[]): JobRequest[] =>
-    leagues.flatMap((leagueKey) => seasons.map((season) => ({ leagueKey, season, force })));
+  const cross = (leagues: string[], seasons: number[]): JobRequest[] => {
+    if (leagues.length * seasons.length > MAX_JOBS) {
+      throw new InvalidOptionError(options.source === 'demo' && options.league.length === 0 ? '--leagues x --seasons' : '--league x --seasons',
+        `at most ${MAX_JOBS.toLocaleString('en-US')} jobs (one per league and season) in one run`, leagues.length * seasons.length,
+        `${leagues.length} leagues x ${seasons.length} seasons; split the work into several runs: each run skips the jobs already completed`);
+    }
+    return leagues.flatMap((leagueKey) => seasons.map((season) => ({ leagueKey, season, force })));
+  };
   switch (options.source) {
     case 'demo': {
       if (options.input) throw new InvalidOptionError('--input', 'used only with --source file', options.input);

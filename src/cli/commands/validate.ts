@@ -11,7 +11,7 @@ worst-case delay and the flags file. Exit 0 when every required check passes, 1 
 }
 
 export async function run(context: CliContext): Promise<number> {
-  const report = await validateEnvironment({ databasePath: context.databasePath, flagsPath: context.flagsPath });
+  const report = await validateEnvironment({ databasePath: context.databasePath, flagsPath: context.flagsPath, createFolder: context.databaseIsDefault });
   if (context.json) {
     printJson(context, report);
   } else {
