@@ -6,13 +6,13 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'eventemitter3';
 import { BackfillError, ClosedError, InvalidOptionError, type SerializedError, deserializeError } from './errors.js';
-import { DEFAULT_FLAGS, loadFlags, resolveFlagsPath, type Flags } from './flags/index.js';
+import { DEFAULT_FLAGS, assertFlagName, loadFlags, resolveFlagsPath, type Flags } from './flags/index.js';
 import { silentLogger, type Logger } from './logger.js';
 import { resolveTableNames, type TableNames } from './db/schema.js';
 import type { AppliedSettings } from './db/open.js';
 import { BatchQueue } from './queue/batch-queue.js';
 import { Job, type JobHandle, type JobRequest, type JobSummary } from './queue/job.js';
-import { demoSource } from './source/demo/index.js';
+import { demoSource, resolveDemoSourceOptions, type DemoSourceOptions } from './source/demo/index.js';
 import type { SourceSpec } from './source/types.js';
 import { FetchPool } from './workers/pool.js';
 import type { FetchTaskResult } from './workers/protocol.js';
@@ -167,6 +167,9 @@ function integer(name: string, value: number | undefined, fallback: number, min:
 }
 
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionError('options', 'an object such as { database: "data/league_analytics.db" }', options);
+  }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) throw new InvalidOptionError(key, `one of the engine options (${[...KNOWN_OPTIONS].join(', ')})`, key);
   }
@@ -174,6 +177,11 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     throw new InvalidOptionError('database', 'a file path', options.database);
   }
   const source = options.source ?? demoSource();
+  if (source === null || typeof source !== 'object' || !['demo', 'yahoo', 'file'].includes((source as { kind?: unknown }).kind as string)) {
+    throw new InvalidOptionError('source', 'a source made by demoSource(), yahooSource() or fileSource()', source);
+  }
+  // A demo source's options are checked here, in the caller's thread, not in a worker later.
+  if (source.kind === 'demo') resolveDemoSourceOptions(source.options as DemoSourceOptions);
   const workers = integer('workers', options.workers, 2, 1, 64);
   const rate = options.requestsPerSecond ?? (source.kind === 'yahoo' ? 1 : 0);
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) throw new InvalidOptionError('requestsPerSecond', 'a number >= 0', rate);
@@ -204,7 +212,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
       lockWait,
       lockWaitDeadlineMs: busyTimeoutMs,
       lockWaitThresholdMs: integer('lockWaitThresholdMs', options.lockWaitThresholdMs, 50, 0, 600_000),
-      retry: resolveRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry }),
+      retry: resolveRetryPolicy(options.retry),
       transactionBudgetMs: integer('transactionBudgetMs', options.transactionBudgetMs, 100, 1, 60_000),
       checkpointThresholdBytes,
       // The WAL file keeps its size when SQLite starts it over; trimming it to the threshold
@@ -231,7 +239,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   let flags: Flags;
   let flagsFile: string | null = null;
   if (typeof resolved.flags === 'object') {
-    flags = resolved.flags;
+    flags = validateFlagsObject(resolved.flags);
   } else {
     flagsFile = resolveFlagsPath({ flagsPath: resolved.flags, databasePath: resolved.database });
     const state = await loadFlags(flagsFile);
@@ -333,6 +341,7 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
    */
   async serializable<T>(fn: (tx: TransactionHandle) => Promise<T>, options: { mode?: TransactionMode; timeoutMs?: number } = {}): Promise<T> {
     this.#assertOpen();
+    if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'an async function that receives the transaction', fn);
     const mode = this.flags.isolation_levels ? options.mode ?? 'exclusive' : 'immediate';
     if (!['deferred', 'immediate', 'exclusive'].includes(mode)) throw new InvalidOptionError('mode', "'deferred', 'immediate' or 'exclusive'", mode);
     const timeoutMs = options.timeoutMs ?? 30_000;
@@ -356,6 +365,7 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
   /** Checkpoints the WAL through the writer's connection. */
   checkpoint(mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE' = 'PASSIVE'): Promise<CheckpointInfo> {
     this.#assertOpen();
+    if (!['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE'].includes(mode)) throw new InvalidOptionError('mode', 'PASSIVE, FULL, RESTART or TRUNCATE', mode);
     return this.#writer.checkpoint(mode);
   }
 
@@ -521,6 +531,8 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
 
   #finish(job: Job, status: 'completed' | 'failed' | 'cancelled', startedAt: number, extra: { skipped?: boolean; error?: BackfillError } = {}): void {
     const summary = job.end(status, performance.now() - startedAt, extra);
+    // An ended job is the caller's (through its handle); keeping it here would grow with the run.
+    if (this.#jobs.get(job.id) === job) this.#jobs.delete(job.id);
     if (status === 'completed') this.emit('job:completed', summary);
     else if (status === 'failed') this.emit('job:failed', summary, extra.error!);
   }
@@ -553,7 +565,7 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
             item.resolve(outcome);
           } else {
             this.#failedJobs.add(outcome.jobId);
-            item.reject(commitError(outcome.error, outcome.jobId));
+            item.reject(commitError(outcome.error));
           }
         });
       } catch (error) {
@@ -626,17 +638,27 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
   }
 }
 
+/** A flags object from a program gets the same checks as a flags file: known names, booleans, all present. */
+function validateFlagsObject(flags: Flags): Flags {
+  if (flags === null || Array.isArray(flags)) throw new InvalidOptionError('flags', 'an object of flag names to booleans, or a flags file path', flags);
+  for (const [name, value] of Object.entries(flags)) {
+    assertFlagName(name);
+    if (typeof value !== 'boolean') throw new InvalidOptionError(`flags.${name}`, 'a boolean', value);
+  }
+  return { ...DEFAULT_FLAGS, ...flags };
+}
+
 function toBackfillError(error: unknown): BackfillError {
   if (error instanceof BackfillError) return error;
   if (error instanceof Error && error.name === 'AbortError') return new BackfillError('ERR_ABORTED', error.message, { cause: error });
   return new BackfillError('ERR_INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
 }
 
-function commitError(serialized: SerializedError, jobId: string): BackfillError {
+function commitError(serialized: SerializedError): BackfillError {
   const error = deserializeError(serialized);
-  if (error.code === 'ERR_DATABASE_LOCKED') return new BackfillError('ERR_DATABASE_LOCKED', `Job ${jobId}: ${serialized.message}`, { cause: error });
+  if (error.code === 'ERR_DATABASE_LOCKED') return new BackfillError('ERR_DATABASE_LOCKED', serialized.message, { cause: error });
   return new BackfillError(error.code === 'ERR_INTERNAL' ? 'ERR_DATABASE_WRITE' : error.code,
-    `Job ${jobId}: the batch could not be written (${serialized.message}); it was rolled back, nothing half-written`, { cause: error });
+    `the batch could not be written (${serialized.message}); it was rolled back, nothing half-written`, { cause: error });
 }
 
 export { DEFAULT_FLAGS };

@@ -83,7 +83,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') return EXIT.ok;
+      // Help asked for is success; help shown because no command was given is bad usage.
+      if (error.exitCode === 0) return EXIT.ok;
+      if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: { code: 'ERR_INVALID_OPTION', message: error.message } })}\n`);
       return usageExit; // commander already printed the message and the usage hint
     }
     return reportError(error, io, argv.includes('--json'), usageExit);

@@ -35,7 +35,7 @@
  * counts must be equal. When it changed, each table's count in the copy must lie between the two
  * (rows written during the copy may or may not be in it). The `api` method compares exactly.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { BackfillError, DatabaseOpenError, InvalidOptionError } from '../errors.js';
@@ -344,6 +344,11 @@ function checkDestination(destination: string, source: string, force: boolean): 
   const folder = dirname(absolute);
   if (!existsSync(folder)) throw new InvalidOptionError('destination', 'a path in an existing folder', destination, `The folder ${dirname(destination)} does not exist; create it first`);
   if (!statSync(folder).isDirectory()) throw new InvalidOptionError('destination', 'a path in a folder', destination, `${dirname(destination)} is not a folder`);
+  try {
+    accessSync(folder, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new InvalidOptionError('destination', 'a path in a folder this user can write', destination, `${dirname(destination)} is not writable`);
+  }
   const sourceReal = realpathSync(source);
   const destinationReal = existsSync(absolute) ? realpathSync(absolute) : join(realpathSync(folder), basename(absolute));
   if (destinationReal === sourceReal || SIDE_FILES.some((suffix) => destinationReal === `${sourceReal}${suffix}`)) {

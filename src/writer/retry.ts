@@ -14,6 +14,9 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
 export const NO_RETRY_POLICY: RetryPolicy = Object.freeze({ ...DEFAULT_RETRY_POLICY, attempts: 1 });
 
 export function resolveRetryPolicy(policy: Partial<RetryPolicy> = {}): RetryPolicy {
+  for (const key of Object.keys(policy)) {
+    if (!(key in DEFAULT_RETRY_POLICY)) throw new InvalidOptionError(`retry.${key}`, `one of the retry options (${Object.keys(DEFAULT_RETRY_POLICY).join(', ')})`, key);
+  }
   const resolved = { ...DEFAULT_RETRY_POLICY, ...policy };
   const check = (name: keyof RetryPolicy, ok: boolean, expected: string): void => {
     if (!ok) throw new InvalidOptionError(`retry.${name}`, expected, resolved[name]);

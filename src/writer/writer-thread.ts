@@ -33,7 +33,7 @@ import type {
 } from './protocol.js';
 import type { RowTuple } from '../source/types.js';
 
-/** The longest a RESTART checkpoint waits for readers of older snapshots (ms). */
+/** The first wait of a RESTART checkpoint for readers of older snapshots (ms); it doubles while starvation lasts. */
 const RESTART_WAIT_MS = 200;
 
 const port = parentPort;
@@ -58,6 +58,8 @@ class WriterThread {
   readonly #lockOperations = new Map<string, Record<string, number>>();
   readonly #walPath: string;
   #lastWalBytes = 0;
+  /** Device and inode of the database file when it was opened (null for :memory:). */
+  readonly #identity: string | null;
   /** Lock holders as last read (the lock is gone once the writer has it, so they are read while it fails). */
   #holders: LockInfo['holders'] = [];
   #holdersReadAt = Number.NEGATIVE_INFINITY;
@@ -85,6 +87,7 @@ class WriterThread {
     this.#flags = opened.settings.effectiveFlags;
     this.#statements = prepareStatements(this.#db, config);
     this.#walPath = `${config.path}-wal`;
+    this.#identity = fileIdentity(config.path);
     for (const warning of opened.settings.warnings) notify({ type: 'log', level: 'warn', message: warning });
     notify({ type: 'ready', settings: opened.settings, migration: opened.migration });
   }
@@ -122,6 +125,7 @@ class WriterThread {
    * cost, so this is where throughput comes from.
    */
   async #commit(batches: BatchMessage[]): Promise<CommitResult> {
+    this.#assertSameFile();
     const outcomes: BatchOutcome[] = [];
     let transactions = 0;
     let maxHoldMs = 0;
@@ -195,6 +199,21 @@ class WriterThread {
     return { ok: true, jobId: batch.jobId, rowCount: rows.length, inserted, ignored, rejected: batch.rejected.length, attempts: 1, waitMs: 0, commitMs: 0 };
   }
 
+  /**
+   * A database file deleted or replaced under an open connection is not an error to SQLite:
+   * it goes on writing into the unlinked file, and every row is lost when it closes. So the
+   * file is checked before each group of batches, and a change fails them with a clear error.
+   */
+  #assertSameFile(): void {
+    if (this.#identity === null) return;
+    const now = fileIdentity(config.path);
+    if (now !== this.#identity) {
+      throw new BackfillError('ERR_DATABASE_WRITE',
+        `The database file ${config.path} was ${now === null ? 'deleted' : 'replaced by another file'} while the engine had it open; ` +
+        'nothing more is written to it. Restore the file (or start again on the new one) and run again.');
+    }
+  }
+
   // ---- jobs --------------------------------------------------------------------------------
 
   async #startJob(job: JobStartRequest): Promise<JobStartResult> {
@@ -206,6 +225,8 @@ class WriterThread {
       }
       const now = new Date().toISOString();
       s.startJob.run({ jobId: job.jobId, leagueKey: job.leagueKey, season: job.season, source: job.source, force: job.force ? 1 : 0, now });
+      // A forced job starts over: its rejected records are recorded again as it goes.
+      if (job.force) s.clearRejected.run(job.jobId);
       this.#lockOperations.set(job.jobId, parseOperations(existing?.lock_operations ?? null));
       const cursor = job.force ? 0 : (existing?.cursor ?? 0);
       return { alreadyCompleted: false, cursor };
@@ -509,7 +530,10 @@ class WriterThread {
   /** RESTART with a short wait for readers; true when the WAL will start over. */
   #restartCheckpoint(): boolean {
     const busyTimeout = Number(this.#db.pragma('busy_timeout', { simple: true }));
-    this.#db.pragma(`busy_timeout = ${Math.min(busyTimeout, RESTART_WAIT_MS)}`);
+    // The wait grows while starvation persists (200 ms, 400 ms, ... up to busy_timeout): readers
+    // whose statements overlap and each outlast a short wait would otherwise starve it forever.
+    const wait = Math.min(Math.max(busyTimeout, RESTART_WAIT_MS), RESTART_WAIT_MS * 2 ** Math.min(this.#starvedCheckpoints, 5));
+    this.#db.pragma(`busy_timeout = ${wait}`);
     try {
       const restart = this.#checkpoint('RESTART');
       return !restart.busy;
@@ -552,6 +576,16 @@ class WriterThread {
   }
 }
 
+function fileIdentity(path: string): string | null {
+  if (path === ':memory:' || path === '') return null;
+  try {
+    const stats = statSync(path);
+    return `${stats.dev}:${stats.ino}`;
+  } catch {
+    return null;
+  }
+}
+
 function uniqueJobIds(batches: BatchMessage[], start: number, end = batches.length): string[] {
   const ids = new Set<string>();
   for (let index = start; index < end; index++) ids.add(batches[index]!.jobId);
@@ -569,7 +603,7 @@ function parseOperations(text: string | null): Record<string, number> {
 }
 
 function prepareStatements(db: Database, cfg: WriterConfig): Record<string, Statement> & {
-  insertRow: Statement; insertRejected: Statement; getJob: Statement; startJob: Statement; advanceJob: Statement;
+  insertRow: Statement; insertRejected: Statement; getJob: Statement; clearRejected: Statement; startJob: Statement; advanceJob: Statement;
   endJob: Statement; addLocks: Statement; addMetrics: Statement;
 } {
   const t = cfg.tables;
@@ -579,6 +613,7 @@ function prepareStatements(db: Database, cfg: WriterConfig): Record<string, Stat
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertRejected: db.prepare(`INSERT INTO ${t.rejectedRows} (job_id, raw, reason, rejected_at) VALUES (?, ?, ?, ?)`),
     getJob: db.prepare(`SELECT status, cursor, lock_operations FROM ${t.jobLog} WHERE job_id = ?`),
+    clearRejected: db.prepare(`DELETE FROM ${t.rejectedRows} WHERE job_id = ?`),
     startJob: db.prepare(`INSERT INTO ${t.jobLog} (job_id, job_type, league_key, season, source, status, cursor, runs, created_at, started_at, updated_at)
       VALUES (@jobId, 'transactions', @leagueKey, @season, @source, 'running', 0, 1, @now, @now, @now)
       ON CONFLICT (job_id) DO UPDATE SET status = 'running', runs = coalesce(runs, 0) + 1, error = NULL, finished_at = NULL,
