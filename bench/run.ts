@@ -1,11 +1,14 @@
 /**
  * `npm run bench`: the engine's throughput against the raw better-sqlite3 limit for the same
  * rows, schema, indexes and pragmas, measured side by side in one run (medians of several
- * runs, interleaved so that a noisy neighbour hurts every contender alike); the cost of moving
- * rows between threads; and peak memory against the size of the backfill.
+ * runs, interleaved so that a noisy neighbour hurts every contender alike); the old scripts'
+ * pattern (2 and 4 threads, a connection each) against the engine under the same readers;
+ * what listening to every event costs; the lock-wait strategies under contention; the cost of
+ * moving rows between threads; and peak memory against the size of the backfill.
  *
- * Options: --runs N (default 3), --leagues N (default 25: about 300,000 rows over 10 seasons),
- * --quick (small sizes, for a smoke test), --only throughput,transfer,memory, --json.
+ * Options: --runs N (default 3; also the runs per lock-wait strategy), --leagues N (default 25:
+ * about 300,000 rows over 10 seasons), --pairs N (listeners on/off pairs, default 6), --quick
+ * (small sizes, for a smoke test), --only throughput,legacy,events,lockwait,transfer,memory, --json.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -13,6 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { createEngine } from '../src/engine.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoSource } from '../src/source/demo/index.js';
+import { demoWorkload as loadTestWorkload } from '../src/loadtest/workload.js';
+import { eventsOverhead } from './events.js';
+import { legacyVersusEngine } from './legacy.js';
+import { compareLockWaits, CONTENTION_LEVELS } from './lock-wait.js';
 import { demoWorkload, formatRate, median, rawInsert, scratchDir, type Workload } from './lib.js';
 
 const args = process.argv.slice(2);
@@ -150,6 +157,11 @@ const wanted = (name: string): boolean => !only || only.includes(name);
 const report = {
   machine: { node: process.versions.node, cpus: (await import('node:os')).cpus().length },
   ...(wanted('throughput') ? { throughput: await throughput() } : {}),
+  ...(wanted('legacy') ? { legacy: await legacyVersusEngine(demoWorkload(quick ? 1 : 2, quick ? [2024, 2025] : seasons.slice(-6), 1), runs, 2, log) } : {}),
+  ...(wanted('events') ? { events: await eventsOverhead(demoWorkload(quick ? 1 : 8, quick ? [2024, 2025] : seasons, 1), option('--pairs', quick ? 1 : 6), log) } : {}),
+  ...(wanted('lockwait')
+    ? { lockWait: await compareLockWaits(loadTestWorkload(quick ? 1 : 2, quick ? [2025] : [2022, 2023, 2024, 2025], 1), quick ? CONTENTION_LEVELS.slice(0, 1) : CONTENTION_LEVELS, runs, log) }
+    : {}),
   ...(wanted('transfer') ? { transfer: transferCost() } : {}),
   ...(wanted('memory') ? { memory: memory() } : {}),
 };
