@@ -230,7 +230,7 @@ class WriterThread {
       this.#lockOperations.set(job.jobId, parseOperations(existing?.lock_operations ?? null));
       const cursor = job.force ? 0 : (existing?.cursor ?? 0);
       return { alreadyCompleted: false, cursor };
-    });
+    }, this.#retry, { bookkeeping: true });
     return value;
   }
 
@@ -240,7 +240,7 @@ class WriterThread {
     await this.#withLockRetry('job:end', [jobId], 'immediate', (attempt) => {
       this.#applyPendingLocks([jobId], attempt);
       this.#statements.endJob.run({ jobId, status, error, now: new Date().toISOString() });
-    }, config.retry);
+    }, config.retry, { bookkeeping: true });
     this.#lockOperations.delete(jobId);
   }
 
@@ -319,7 +319,7 @@ class WriterThread {
     mode: TransactionMode,
     body: (attempt: number) => T,
     policy: RetryPolicy = this.#retry,
-    { keepOpen = false }: { keepOpen?: boolean } = {},
+    { keepOpen = false, bookkeeping = false }: { keepOpen?: boolean; bookkeeping?: boolean } = {},
   ): Promise<{ value: T; attempts: number; waitMs: number; holdMs: number }> {
     const started = performance.now();
     let attempts = 0;
@@ -329,7 +329,7 @@ class WriterThread {
     const attempt = async (): Promise<T> => {
       attempts++;
       const attemptStart = performance.now();
-      await this.#begin(mode);
+      await this.#begin(mode, bookkeeping);
       waitMs = performance.now() - attemptStart;
       if (waitMs > config.lockWaitThresholdMs) {
         this.#recordLock({ operation: `${operation}:begin`, attempt: attempts, delayMs: 0, waitMs, jobIds, code: 'SQLITE_BUSY (waited)', holders: [] }, started);
@@ -392,8 +392,13 @@ class WriterThread {
   }
 
   /** Takes the write lock the way the configured strategy waits for it (see lock-wait.ts). */
-  async #begin(mode: TransactionMode): Promise<void> {
-    const statement = !this.#flags.explicit_transactions || mode === 'deferred' ? 'BEGIN' : mode === 'exclusive' ? 'BEGIN EXCLUSIVE' : 'BEGIN IMMEDIATE';
+  async #begin(mode: TransactionMode, bookkeeping: boolean): Promise<void> {
+    // explicit_transactions decides how batches and submitted writes begin. The writer's own
+    // bookkeeping (a job's start and end) reads then writes, and a deferred transaction that
+    // upgrades from read to write fails at once when another writer holds the lock (SQLite
+    // skips the busy handler there to avoid deadlock): it always begins IMMEDIATE.
+    const legacy = !this.#flags.explicit_transactions && !bookkeeping;
+    const statement = legacy || mode === 'deferred' ? 'BEGIN' : mode === 'exclusive' ? 'BEGIN EXCLUSIVE' : 'BEGIN IMMEDIATE';
     // A deferred BEGIN takes no lock: the wait happens at the first write, inside SQLite.
     if (statement === 'BEGIN') {
       this.#db.exec(statement);
