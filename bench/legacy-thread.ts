@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database, { type Statement } from 'better-sqlite3';
+import { insertTransactionSql } from '../src/db/schema.js';
 import { isLockError } from '../src/errors.js';
 import type { RowTuple } from '../src/source/types.js';
 
@@ -27,9 +28,7 @@ export interface LegacyThreadReport {
 
 const { database, batches, busyTimeoutMs } = workerData as LegacyThreadData;
 const db = busyTimeoutMs === undefined ? new Database(database) : new Database(database, { timeout: busyTimeoutMs });
-const INSERT = `INSERT OR IGNORE INTO transactions (transaction_key, transaction_id, type, timestamp, status, player_id,
-  player_name, source_team_key, source_team_name, destination_team_key, destination_team_name, league_key, job_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT = insertTransactionSql();
 // Prepared at the first batch, inside its try: preparing reads the schema, which a lock can refuse too.
 let insert: Statement | undefined;
 const pause = new Int32Array(new SharedArrayBuffer(4));

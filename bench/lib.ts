@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src/db/open.js';
+import { insertTransactionSql } from '../src/db/schema.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoLeagueKeys, generateDemoSeason } from '../src/source/demo/index.js';
 import { rowToTuple, type RowTuple } from '../src/source/types.js';
@@ -56,9 +57,7 @@ export function demoWorkload(leagueCount: number, seasons: number[], seed = 1, b
  */
 export function rawInsert(path: string, workload: Workload, batchesPerTransaction: number): { rowsPerSecond: number; seconds: number; maxTransactionMs: number } {
   const { db } = openDatabase({ path, flags: PROFILES.recommended });
-  const insert = db.prepare(`INSERT OR IGNORE INTO transactions (transaction_key, transaction_id, type, timestamp, status, player_id,
-    player_name, source_team_key, source_team_name, destination_team_key, destination_team_name, league_key, job_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insert = db.prepare(insertTransactionSql());
   let maxTransactionMs = 0;
   const started = performance.now();
   for (let start = 0; start < workload.batches.length; start += Math.min(batchesPerTransaction, workload.batches.length)) {

@@ -1,11 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BackfillSummary } from '../src/cli/commands/backfill.js';
-import { parseTransactionsResponse } from '../src/source/yahoo/parse.js';
 import { runCli, type CliResult } from './helpers/cli.js';
-import { SEASON_FIXTURE, startFakeYahooServer, type FakeYahooServer, type RecordedRequest } from './helpers/fake-yahoo-server.js';
+import { seasonFixtureKeys, startFakeYahooServer, type FakeYahooServer, type RecordedRequest } from './helpers/fake-yahoo-server.js';
 import { readTable } from './helpers/processes.js';
 import { useTempDir } from './helpers/temp.js';
 
@@ -13,8 +10,7 @@ const tempDir = useTempDir('backfill-yahoo-cli-');
 const LEAGUE = '403.l.17457';
 const RATE = 20;
 /** What the fixture holds, by the parser's own reading: the rows the table must end with. */
-const FIXTURE = parseTransactionsResponse(JSON.parse(readFileSync(fileURLToPath(new URL(`./fixtures/yahoo/${SEASON_FIXTURE}`, import.meta.url)), 'utf8')));
-const FIXTURE_KEYS = [...new Set(FIXTURE.rows.map((row) => `${row.transactionKey}|${row.playerId}`))].sort();
+const FIXTURE_KEYS = seasonFixtureKeys();
 
 let server: FakeYahooServer;
 

@@ -7,9 +7,8 @@
  * test/backfill-cli.test.ts kills and interrupts; test/backfill-yahoo-cli.test.ts covers
  * misbehaviour the source recovers from. This file covers what it cannot recover from.
  */
-import { existsSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // The engine starts worker threads, which Node 20 can only load as JavaScript: test the build.
@@ -17,9 +16,8 @@ import { createEngine, demoLeagueKeys, demoSource, PROFILES, type BackfillError,
 import { yahooSource } from '../dist/src/source/yahoo/source.js';
 import type { BackfillSummary } from '../src/cli/commands/backfill.js';
 import { generateDemoSeason } from '../src/source/demo/index.js';
-import { parseTransactionsResponse } from '../src/source/yahoo/parse.js';
 import { collect, runCli, startCli } from './helpers/cli.js';
-import { SEASON_FIXTURE, startFakeYahooServer, type FakeYahooServer, type Misbehaviour } from './helpers/fake-yahoo-server.js';
+import { seasonFixtureKeys, startFakeYahooServer, type FakeYahooServer, type Misbehaviour } from './helpers/fake-yahoo-server.js';
 import { committedRows, holdWriteLock, readTable, waitFor } from './helpers/processes.js';
 import { useTempDir } from './helpers/temp.js';
 
@@ -198,8 +196,7 @@ describe('the database file is deleted or replaced while a backfill runs', () =>
 
 describe('a source that hangs, answers garbage, or fails half-way through a season', () => {
   const YAHOO_LEAGUE = '403.l.17457';
-  const fixture = parseTransactionsResponse(JSON.parse(readFileSync(fileURLToPath(new URL(`./fixtures/yahoo/${SEASON_FIXTURE}`, import.meta.url)), 'utf8')));
-  const FIXTURE_KEYS = [...new Set(fixture.rows.map((row) => `${row.transactionKey}|${row.playerId}`))].sort();
+  const FIXTURE_KEYS = seasonFixtureKeys();
   let server: FakeYahooServer;
   beforeAll(async () => {
     server = await startFakeYahooServer();

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { InvalidOptionError } from '../errors.js';
+import { TRANSACTION_COLUMNS } from '../source/types.js';
 
 /**
  * SQL identifiers that come from configuration are never pasted into SQL unchecked: they must
@@ -88,6 +89,16 @@ export const TRANSACTIONS_COLUMN_DEFINITIONS = `
   destination_team_name TEXT,
   league_key TEXT,
   job_id TEXT`;
+
+/**
+ * The one statement rows are written with: the writer uses it, and the benchmarks that compare
+ * the engine with the raw insert limit use it too, so the comparison is of the same work.
+ * `INSERT OR IGNORE` on the (transaction_key, player_id) key makes re-runs idempotent.
+ */
+export function insertTransactionSql(table: string = DEFAULT_TABLES.transactions): string {
+  return `INSERT OR IGNORE INTO ${assertIdentifier(table)} (${TRANSACTION_COLUMNS.join(', ')}, job_id) ` +
+    `VALUES (${Array.from({ length: TRANSACTION_COLUMNS.length + 1 }, () => '?').join(', ')})`;
+}
 
 interface Migration {
   version: number;

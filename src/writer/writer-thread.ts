@@ -13,6 +13,7 @@ import pRetry from 'p-retry';
 import type { Database, Statement } from 'better-sqlite3';
 import { describeHolders, findLockHolders, writeLockHolders } from '../db/lock-holders.js';
 import { openDatabase } from '../db/open.js';
+import { insertTransactionSql } from '../db/schema.js';
 import { BackfillError, DatabaseLockedError, isLockError, serializeError } from '../errors.js';
 import type { Flags } from '../flags/index.js';
 import { connectionBusyTimeout, LOCK_WAITERS } from './lock-wait.js';
@@ -613,9 +614,7 @@ function prepareStatements(db: Database, cfg: WriterConfig): Record<string, Stat
 } {
   const t = cfg.tables;
   return {
-    insertRow: db.prepare(`INSERT OR IGNORE INTO ${t.transactions} (transaction_key, transaction_id, type, timestamp, status, player_id,
-      player_name, source_team_key, source_team_name, destination_team_key, destination_team_name, league_key, job_id)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertRow: db.prepare(insertTransactionSql(t.transactions)),
     insertRejected: db.prepare(`INSERT INTO ${t.rejectedRows} (job_id, raw, reason, rejected_at) VALUES (?, ?, ?, ?)`),
     getJob: db.prepare(`SELECT status, cursor, lock_operations FROM ${t.jobLog} WHERE job_id = ?`),
     clearRejected: db.prepare(`DELETE FROM ${t.rejectedRows} WHERE job_id = ?`),

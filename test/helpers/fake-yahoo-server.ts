@@ -11,6 +11,7 @@
  * Only its shape is real.
  */
 import { readFileSync } from 'node:fs';
+import { parseTransactionsResponse } from '../../src/source/yahoo/parse.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -69,6 +70,15 @@ export interface FakeYahooServer {
 }
 
 const FIXTURES = new URL('../fixtures/yahoo/', import.meta.url);
+
+/**
+ * The sorted `transaction_key|player_id` list of the season fixture, by the parser's own
+ * reading: what a table must hold after a backfill served from it.
+ */
+export function seasonFixtureKeys(): string[] {
+  const page = parseTransactionsResponse(JSON.parse(readFileSync(new URL(SEASON_FIXTURE, FIXTURES), 'utf8')));
+  return [...new Set(page.rows.map((row) => `${row.transactionKey}|${row.playerId}`))].sort();
+}
 export const SEASON_FIXTURE = 'yfantasy-api-league-transactions-2020-nhl.json';
 const TOKEN_EXPIRED_XML = readFileSync(new URL('yahoo-fantasy-ruby-error-401-token-expired.xml', FIXTURES), 'utf8');
 
