@@ -49,3 +49,6 @@ export {
 export type { ErrorCode, SerializedError } from './errors.js';
 export { createCliLogger, silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
+export * from './db/guide.js';
+export * from './distributed/index.js';
+export * from './server/index.js';

@@ -28,6 +28,10 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
   { name: 'backup', summary: 'a consistent, verified copy of the database, even while another process writes' },
   { name: 'rollback', summary: 'emergency rollback: every flag off, WAL checkpointed, journal mode back to DELETE, and a log of it' },
   { name: 'loadtest', summary: 'run every configuration under real contention and report what each setting does' },
+  { name: 'doctor', summary: 'check the live database and this machine for known problems and print the fix for each' },
+  { name: 'rollout', summary: 'walk the gradual rollout of the flags one step at a time, each step gated by measured criteria' },
+  { name: 'dashboard', summary: 'serve a live page of a backfill and Prometheus /metrics on 127.0.0.1' },
+  { name: 'worker', summary: 'run fetch workers for a distributed backfill, taking tasks from Redis' },
 ];
 
 /** Loads a command's module; a command whose module is not part of this build is left out. */

@@ -1,0 +1,2 @@
+/** The dashboard page and the Prometheus `/metrics` endpoint. Re-exports only. */
+export {};
