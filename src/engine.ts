@@ -15,6 +15,7 @@ import { Job, type JobHandle, type JobRequest, type JobSummary } from './queue/j
 import { demoSource, resolveDemoSourceOptions, type DemoSourceOptions } from './source/demo/index.js';
 import type { SourceSpec } from './source/types.js';
 import { FetchPool } from './workers/pool.js';
+import type { FetchTransport, FetchTransportFactory } from './workers/transport.js';
 import type { FetchTaskResult } from './workers/protocol.js';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './writer/retry.js';
 import { WriterHandle } from './writer/writer.js';
@@ -71,6 +72,12 @@ export interface EngineOptions {
   readonly walAutocheckpointPages?: number;
   /** Create the database's folder when missing. @default false */
   readonly createFolder?: boolean;
+  /**
+   * Where fetch tasks run: a factory called once when the engine starts. @default the
+   * in-process Piscina pool (`workers` threads, one shared rate limit); `bullmqTransport()`
+   * sends them through Redis to `league-backfill worker` processes.
+   */
+  readonly transport?: FetchTransportFactory;
   readonly tables?: Partial<TableNames>;
   /** @default a silent logger */
   readonly logger?: Logger;
@@ -155,6 +162,7 @@ interface ResolvedEngineOptions {
   queueMaxRows: number;
   groupMaxRows: number;
   fetchAttempts: number;
+  transport: FetchTransportFactory;
   writer: Omit<WriterConfig, 'flags' | 'logLevel'>;
   flags: Flags | string | undefined;
   logger: Logger;
@@ -163,7 +171,7 @@ interface ResolvedEngineOptions {
 const KNOWN_OPTIONS = new Set([
   'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'pagesPerTask', 'workerHeapLimitMb', 'concurrency', 'queueMaxRows',
   'groupMaxRows', 'transactionBudgetMs', 'busyTimeoutMs', 'lockWait', 'lockWaitThresholdMs', 'retry', 'fetchAttempts',
-  'checkpointThresholdBytes', 'walAutocheckpointPages', 'createFolder', 'tables', 'logger',
+  'checkpointThresholdBytes', 'walAutocheckpointPages', 'createFolder', 'tables', 'logger', 'transport',
 ]);
 
 function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -196,6 +204,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   const lockWait = options.lockWait ?? 'busy-slices';
   if (!['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'].includes(lockWait)) throw new InvalidOptionError('lockWait', "'busy-timeout', 'fair-poll', 'busy-slices' or 'micro-poll'", lockWait);
   const busyTimeoutMs = integer('busyTimeoutMs', options.busyTimeoutMs, 5000, 0, 600_000);
+  if (options.transport !== undefined && typeof options.transport !== 'function') {
+    throw new InvalidOptionError('transport', 'a transport factory such as bullmqTransport({ redis: "redis://127.0.0.1:6379" })', options.transport);
+  }
   const checkpointThresholdBytes = integer('checkpointThresholdBytes', options.checkpointThresholdBytes, 64 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER);
   return {
     database: options.database,
@@ -210,6 +221,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     queueMaxRows: integer('queueMaxRows', options.queueMaxRows, 20_000, 100, 10_000_000),
     groupMaxRows: integer('groupMaxRows', options.groupMaxRows, 10_000, 1, 10_000_000),
     fetchAttempts: integer('fetchAttempts', options.fetchAttempts, 3, 1, 100),
+    transport: options.transport ?? ((context) => new FetchPool(context)),
     flags: options.flags,
     logger: options.logger ?? silentLogger(),
     writer: {
@@ -255,14 +267,21 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     if (!state.exists) resolved.logger.info({ flagsFile }, 'no flags file: running the recommended profile');
   }
   const writer = await WriterHandle.start({ ...resolved.writer, flags, logLevel: resolved.logger.level }, resolved.logger.child({ component: 'writer' }));
-  return new Engine(resolved, writer, flagsFile);
+  let transport: FetchTransport;
+  try {
+    transport = await resolved.transport({ workers: resolved.workers, requestsPerSecond: resolved.requestsPerSecond, heapLimitMb: resolved.workerHeapLimitMb });
+  } catch (error) {
+    await writer.close().catch(() => undefined);
+    throw error;
+  }
+  return new Engine(resolved, writer, transport, flagsFile);
 }
 
 export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposable {
   readonly #options: ResolvedEngineOptions;
   readonly #logger: Logger;
   readonly #writer: WriterHandle;
-  readonly #pool: FetchPool;
+  readonly #pool: FetchTransport;
   readonly #queue: BatchQueue<QueuedBatch>;
   readonly #stopping = new AbortController();
   readonly #waiting: Job[] = [];
@@ -281,14 +300,14 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
   readonly flagsFile: string | null;
 
   /** @internal use `createEngine()` */
-  constructor(options: ResolvedEngineOptions, writer: WriterHandle, flagsFile: string | null) {
+  constructor(options: ResolvedEngineOptions, writer: WriterHandle, transport: FetchTransport, flagsFile: string | null) {
     super();
     this.#options = options;
     this.#logger = options.logger;
     this.#writer = writer;
     this.flagsFile = flagsFile;
     this.#queue = new BatchQueue({ maxRows: options.queueMaxRows });
-    this.#pool = new FetchPool({ workers: options.workers, requestsPerSecond: options.requestsPerSecond, heapLimitMb: options.workerHeapLimitMb });
+    this.#pool = transport;
     // Every running job listens to this signal; their number is bounded by `concurrency`.
     setMaxListeners(0, this.#stopping.signal);
     // eventemitter3 does not throw on an unheard 'error': log it so a fault is never silent.

@@ -16,6 +16,8 @@ export { fileSource, planFileJobs } from './source/file/source.js';
 export type { FileSourceOptions, FileJob } from './source/file/source.js';
 export { parseTransactionsResponse, parseLeagueMetadata } from './source/yahoo/parse.js';
 export { TRANSACTION_COLUMNS } from './source/types.js';
+export type { FetchTransport, FetchTransportContext, FetchTransportFactory } from './workers/transport.js';
+export type { FetchTask, FetchTaskResult, FetchedPage, EncodedBatch } from './workers/protocol.js';
 export type { JobRef, ParsedPage, RejectedRecord, Source, SourceSpec, TransactionRow } from './source/types.js';
 export {
   DEFAULT_FLAGS, FLAG_DESCRIPTIONS, FLAG_NAMES, PROFILES, assertFlagName, describeFlags, effectiveFlags, flagsStatus,

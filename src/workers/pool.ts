@@ -2,6 +2,7 @@ import { Piscina } from 'piscina';
 import { deserializeError } from '../errors.js';
 import type { FetchTask, FetchTaskOutcome, FetchTaskResult, FetchWorkerData } from './protocol.js';
 import { SharedRateLimiter } from './rate-limiter.js';
+import type { FetchTransport } from './transport.js';
 
 export interface FetchPoolOptions {
   /** Worker threads. @default 2 */
@@ -16,7 +17,7 @@ export interface FetchPoolOptions {
  * The fetch workers: a Piscina pool running `fetch-worker.js`, with one rate limit shared by
  * all of them through shared memory.
  */
-export class FetchPool {
+export class FetchPool implements FetchTransport {
   readonly #pool: Piscina<FetchTask, FetchTaskOutcome>;
   readonly rateLimiter: SharedRateLimiter;
   #closing: Promise<void> | undefined;
