@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database, { type Statement } from 'better-sqlite3';
 import { insertTransactionSql } from '../src/db/schema.js';
 import { isLockError } from '../src/errors.js';
+import { jobColumns } from './lib.js';
 import type { RowTuple } from '../src/source/types.js';
 
 export interface LegacyThreadData {
@@ -54,7 +55,7 @@ for (const batch of batches) {
     insert ??= db.prepare(INSERT);
     db.exec('BEGIN');
     let inserted = 0;
-    for (const row of batch.rows) inserted += insert.run(...row, batch.jobId).changes;
+    for (const row of batch.rows) inserted += insert.run(...row, ...jobColumns(batch.jobId)).changes;
     db.exec('COMMIT');
     report.batchesCommitted++;
     report.rowsCommitted += inserted;

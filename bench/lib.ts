@@ -8,6 +8,12 @@ import { PROFILES } from '../src/flags/index.js';
 import { demoLeagueKeys, generateDemoSeason } from '../src/source/demo/index.js';
 import { rowToTuple, type RowTuple } from '../src/source/types.js';
 
+/** The job columns the writer stores beside a row (job id, season, league across seasons), from a `leagueKey:season` job id. */
+export function jobColumns(jobId: string): [jobId: string, season: number, leagueSeries: string] {
+  const split = jobId.lastIndexOf(':');
+  return [jobId, Number(jobId.slice(split + 1)), jobId.slice(0, split)];
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -66,7 +72,7 @@ export function rawInsert(path: string, workload: Workload, batchesPerTransactio
     db.exec('BEGIN IMMEDIATE');
     for (let index = start; index < end; index++) {
       const batch = workload.batches[index]!;
-      for (const row of batch.rows) insert.run(...row, batch.jobId);
+      for (const row of batch.rows) insert.run(...row, ...jobColumns(batch.jobId));
     }
     db.exec('COMMIT');
     maxTransactionMs = Math.max(maxTransactionMs, performance.now() - began);

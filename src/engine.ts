@@ -469,6 +469,8 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
             const encoded = batches[index]!;
             const batch: BatchMessage = {
               jobId: job.id,
+              season: job.request.season,
+              leagueSeries: job.request.leagueKey,
               rows: encoded.rows,
               rowCount: encoded.rowCount,
               rejected: index === 0 ? page.rejected : [],

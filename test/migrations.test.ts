@@ -64,25 +64,51 @@ describe('a fresh database', () => {
     });
   });
 
-  it('creates the indexes analytics queries and job upserts need', () => {
+  it('creates the indexes analytics queries and job upserts need, each once', () => {
     withRawDatabase((db) => {
       migrate(db);
       expect(objectNames(db, 'index')).toEqual(expect.arrayContaining([
-        'transactions_key_player',
         'transactions_league_time',
+        'transactions_series_season',
         'transactions_type',
         'transactions_player',
         'transactions_source_team',
         'transactions_destination_team',
         'transactions_job',
         'rejected_rows_job',
-        'job_log_job_id',
         'job_log_status',
       ]));
       const indexed = (index: string): string[] =>
         (db.prepare(`PRAGMA index_info(${index})`).all() as Array<{ name: string }>).map((column) => column.name);
-      expect(indexed('transactions_key_player')).toEqual(['transaction_key', 'player_id']);
       expect(indexed('transactions_league_time')).toEqual(['league_key', 'timestamp']);
+      expect(indexed('transactions_series_season')).toEqual(['league_series', 'season']);
+      // The UNIQUE and PRIMARY KEY constraints have their own indexes: no second copy of them.
+      const all = db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'").all() as Array<{ name: string; tbl_name: string }>;
+      const signatures = all.map((index) => `${index.tbl_name}(${indexed(index.name).join(',')})`);
+      expect(signatures.length).toBe(new Set(signatures).size);
+      expect(signatures).toEqual(expect.arrayContaining(['transactions(transaction_key,player_id)', 'job_log(job_id)']));
+    });
+  });
+
+  it('version 2 drops the duplicate indexes that version 1 made, keeping the constraint and the rows', () => {
+    withRawDatabase((db) => {
+      // The schema of version 1 as it was shipped: both the constraint and a named index on its columns.
+      migrate(db);
+      db.exec(`CREATE UNIQUE INDEX transactions_key_player ON transactions (transaction_key, player_id);
+        CREATE UNIQUE INDEX job_log_job_id ON job_log (job_id);
+        DROP INDEX transactions_series_season;
+        PRAGMA user_version = 1;`);
+      db.prepare("INSERT INTO job_log (job_id, status, league_key, season) VALUES ('423.l.1:2023', 'completed', '423.l.1', 2023)").run();
+      insertTransaction(db, 'tr.1', 'p1');
+      db.prepare("UPDATE transactions SET job_id = '423.l.1:2023', season = NULL, league_series = NULL").run();
+
+      const result = migrate(db);
+
+      expect(result.applied).toEqual([expect.stringMatching(/^2: /)]);
+      expect(objectNames(db, 'index')).not.toContain('transactions_key_player');
+      expect(objectNames(db, 'index')).not.toContain('job_log_job_id');
+      expect(db.prepare('SELECT season, league_series FROM transactions').get()).toEqual({ season: 2023, league_series: '423.l.1' });
+      expect(() => insertTransaction(db, 'tr.1', 'p1')).toThrow(/UNIQUE constraint failed/);
     });
   });
 
@@ -193,7 +219,8 @@ describe('an older transactions table', () => {
       migrate(db);
 
       expect(userVersion(db)).toBe(SCHEMA_VERSION);
-      expect(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'transactions'").pluck().get()).toBe(tableSql);
+      // Kept as it is, with the two columns for analysis added at its end.
+      expect(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'transactions'").pluck().get()).toBe(tableSql.replace(/\)$/, ', season INTEGER, league_series TEXT)'));
       expect(db.prepare('SELECT transaction_key, type, player_id, player_name FROM transactions ORDER BY transaction_key').all()).toEqual([
         { transaction_key: 'old.tr.1', type: 'add', player_id: 'p9', player_name: 'Old Player' },
         { transaction_key: 'old.tr.2', type: 'drop', player_id: 'p8', player_name: 'Other Player' },

@@ -88,16 +88,23 @@ export const TRANSACTIONS_COLUMN_DEFINITIONS = `
   destination_team_key TEXT,
   destination_team_name TEXT,
   league_key TEXT,
-  job_id TEXT`;
+  job_id TEXT,
+  season INTEGER,
+  league_series TEXT`;
+
+/** The columns a row carries besides the source's own: which job wrote it, and the job's league and season. */
+export const JOB_COLUMNS = ['job_id', 'season', 'league_series'] as const;
 
 /**
  * The one statement rows are written with: the writer uses it, and the benchmarks that compare
  * the engine with the raw insert limit use it too, so the comparison is of the same work.
  * `INSERT OR IGNORE` on the (transaction_key, player_id) key makes re-runs idempotent.
+ * Parameters: a row's tuple (TRANSACTION_COLUMNS), then JOB_COLUMNS.
  */
 export function insertTransactionSql(table: string = DEFAULT_TABLES.transactions): string {
-  return `INSERT OR IGNORE INTO ${assertIdentifier(table)} (${TRANSACTION_COLUMNS.join(', ')}, job_id) ` +
-    `VALUES (${Array.from({ length: TRANSACTION_COLUMNS.length + 1 }, () => '?').join(', ')})`;
+  const columns = [...TRANSACTION_COLUMNS, ...JOB_COLUMNS];
+  return `INSERT OR IGNORE INTO ${assertIdentifier(table)} (${columns.join(', ')}) ` +
+    `VALUES (${columns.map(() => '?').join(', ')})`;
 }
 
 interface Migration {
@@ -120,7 +127,6 @@ const MIGRATIONS: readonly Migration[] = [
         CREATE TABLE IF NOT EXISTS ${t.transactions} (${TRANSACTIONS_COLUMN_DEFINITIONS},
           UNIQUE (transaction_key, player_id)
         );
-        CREATE UNIQUE INDEX IF NOT EXISTS ${t.transactions}_key_player ON ${t.transactions} (transaction_key, player_id);
         CREATE INDEX IF NOT EXISTS ${t.transactions}_league_time ON ${t.transactions} (league_key, timestamp);
         CREATE INDEX IF NOT EXISTS ${t.transactions}_type ON ${t.transactions} (type);
         CREATE INDEX IF NOT EXISTS ${t.transactions}_player ON ${t.transactions} (player_id);
@@ -156,15 +162,116 @@ const MIGRATIONS: readonly Migration[] = [
           max_hold_ms REAL NOT NULL DEFAULT 0
         );
       `);
+      // A transactions table of an older script may lack the UNIQUE constraint: then an index
+      // enforces it, or INSERT OR IGNORE would store a re-run's rows twice.
+      if (!hasConstraintIndex(db, t.transactions, 'transaction_key,player_id')) {
+        db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${t.transactions}_key_player ON ${t.transactions} (transaction_key, player_id)`);
+      }
       ensureJobLogColumns(db, t);
-      // An older job_log may lack the primary key; upserts by job_id need a unique index.
+      // An older job_log may lack the primary key; upserts by job_id need a unique index. A
+      // table with the key has its own (migration 2 drops one made before this check).
+      const keyed = (db.prepare(`SELECT pk FROM pragma_table_info('${t.jobLog}') WHERE name = 'job_id'`).get() as { pk: number } | undefined)?.pk === 1;
+      if (!keyed) db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${t.jobLog}_job_id ON ${t.jobLog} (job_id)`);
+      db.exec(`CREATE INDEX IF NOT EXISTS ${t.jobLog}_status ON ${t.jobLog} (status)`);
+    },
+  },
+  {
+    version: 2,
+    description: 'each index once; season and league_series on transactions; the writer\'s neighbour, checkpoint and alert records',
+    up(db, t) {
+      dropRedundantIndexes(db, t);
+      const present = columnsOf(db, t.transactions);
+      if (!present.has('season')) db.exec(`ALTER TABLE ${t.transactions} ADD COLUMN season INTEGER`);
+      if (!present.has('league_series')) db.exec(`ALTER TABLE ${t.transactions} ADD COLUMN league_series TEXT`);
+      // Rows written before these columns existed get them from their job: job_log knows each
+      // job's season and the league's key across seasons.
       db.exec(`
-        CREATE UNIQUE INDEX IF NOT EXISTS ${t.jobLog}_job_id ON ${t.jobLog} (job_id);
-        CREATE INDEX IF NOT EXISTS ${t.jobLog}_status ON ${t.jobLog} (status);
+        UPDATE ${t.transactions} SET
+          season = coalesce(season, (SELECT j.season FROM ${t.jobLog} j WHERE j.job_id = ${t.transactions}.job_id)),
+          league_series = coalesce(league_series, (SELECT j.league_key FROM ${t.jobLog} j WHERE j.job_id = ${t.transactions}.job_id))
+        WHERE season IS NULL OR league_series IS NULL;
+        CREATE INDEX IF NOT EXISTS ${t.transactions}_series_season ON ${t.transactions} (league_series, season);
+      `);
+      const metrics = columnsOf(db, t.writerMetrics);
+      for (const [name, definition] of WRITER_METRICS_COLUMNS) {
+        if (!metrics.has(name)) db.exec(`ALTER TABLE ${t.writerMetrics} ADD COLUMN ${name} ${definition}`);
+      }
+      db.exec(`
+        -- Alerts as the engine raised them, so health, doctor and the dashboard can show them
+        -- from another process and after the run.
+        CREATE TABLE IF NOT EXISTS ${WRITER_TABLES.alerts} (
+          id INTEGER PRIMARY KEY,
+          at TEXT NOT NULL,
+          level TEXT NOT NULL,
+          message TEXT NOT NULL,
+          figures TEXT
+        );
+        -- Who held the write lock while the writer waited, per minute.
+        CREATE TABLE IF NOT EXISTS ${WRITER_TABLES.lockHolders} (
+          minute INTEGER NOT NULL,
+          pid INTEGER NOT NULL,
+          command TEXT,
+          waits INTEGER NOT NULL DEFAULT 0,
+          wait_ms REAL NOT NULL DEFAULT 0,
+          PRIMARY KEY (minute, pid)
+        );
+        -- The writer's current state for other processes: the running engine, a reader pinning the WAL.
+        CREATE TABLE IF NOT EXISTS ${WRITER_TABLES.state} (
+          key TEXT PRIMARY KEY,
+          value TEXT,
+          updated_at TEXT NOT NULL
+        );
       `);
     },
   },
 ];
+
+/** Columns that migration 2 adds to writer_metrics (per minute, like the rest). */
+export const WRITER_METRICS_COLUMNS: ReadonlyArray<readonly [name: string, definition: string]> = [
+  /** The largest WAL file seen after a transaction (bytes). */
+  ['max_wal_bytes', 'INTEGER NOT NULL DEFAULT 0'],
+  /** Checkpoints the writer ran. */
+  ['checkpoints', 'INTEGER NOT NULL DEFAULT 0'],
+  /** Checkpoints that could not reset the WAL because a reader held an old snapshot. */
+  ['checkpoints_blocked', 'INTEGER NOT NULL DEFAULT 0'],
+  /** Gaps the writer left with the lock free so that other processes could write, and their total (ms). */
+  ['yields', 'INTEGER NOT NULL DEFAULT 0'],
+  ['yield_ms', 'REAL NOT NULL DEFAULT 0'],
+  /** Commits by other connections, seen through PRAGMA data_version. */
+  ['neighbour_commits', 'INTEGER NOT NULL DEFAULT 0'],
+];
+
+/** The writer's own tables besides writer_metrics; their names are fixed. */
+export const WRITER_TABLES = { alerts: 'writer_alerts', lockHolders: 'writer_lock_holders', state: 'writer_state' } as const;
+
+/**
+ * A UNIQUE constraint has its own index (sqlite_autoindex_*); a second index on the same
+ * columns only doubles the work of every insert. Migration 1 created both for transactions
+ * and job_log. The named index is dropped only where the constraint's own index exists: an
+ * older script's table without the constraint keeps the index that enforces uniqueness.
+ */
+function dropRedundantIndexes(db: Database, t: TableNames): void {
+  const pairs: Array<[table: string, index: string, columns: string]> = [
+    [t.transactions, `${t.transactions}_key_player`, 'transaction_key,player_id'],
+    [t.jobLog, `${t.jobLog}_job_id`, 'job_id'],
+  ];
+  for (const [table, index, columns] of pairs) {
+    if (!hasConstraintIndex(db, table, columns)) continue;
+    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(index) !== undefined;
+    if (exists) db.exec(`DROP INDEX ${assertIdentifier(index, 'index name')}`);
+  }
+}
+
+/** True when a UNIQUE or PRIMARY KEY constraint of `table` has its own index on exactly `columns` (comma-separated). */
+function hasConstraintIndex(db: Database, table: string, columns: string): boolean {
+  const indexes = db.prepare(`PRAGMA index_list(${assertIdentifier(table)})`).all() as Array<{ name: string; unique: number; origin: string }>;
+  return indexes.some((entry) => entry.unique === 1 && entry.origin !== 'c' && indexColumns(db, entry.name) === columns);
+}
+
+function indexColumns(db: Database, index: string): string {
+  const info = db.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').all(index) as Array<{ name: string }>;
+  return info.map((column) => column.name).join(',');
+}
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
 
@@ -211,7 +318,7 @@ export function migrate(db: Database, tables: TableNames = DEFAULT_TABLES): Migr
       migration.up(db, tables);
       if (before.size > 0) {
         const after = columnsOf(db, tables.jobLog);
-        upgradedColumns = [...after].filter((c) => !before.has(c));
+        upgradedColumns = [...new Set([...upgradedColumns, ...[...after].filter((c) => !before.has(c))])];
       }
       db.pragma(`user_version = ${migration.version}`);
     }).immediate();

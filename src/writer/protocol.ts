@@ -44,6 +44,9 @@ export interface WriterConfig {
 /** A batch of at most 100 rows of one job, and where the job stands once it is committed. */
 export interface BatchMessage {
   jobId: string;
+  /** The job's season and its league's key across seasons: stored on every row for analysis. */
+  season: number;
+  leagueSeries: string;
   /**
    * Rows as the JSON text of `RowTuple[]`. A string crosses threads as one copy of its bytes;
    * an array of row objects is cloned key by key, which costs several times more (see bench/).

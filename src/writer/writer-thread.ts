@@ -182,7 +182,7 @@ class WriterThread {
     const s = this.#statements;
     const rows = JSON.parse(batch.rows) as RowTuple[];
     let inserted = 0;
-    for (const row of rows) inserted += s.insertRow.run(...row, batch.jobId).changes;
+    for (const row of rows) inserted += s.insertRow.run(...row, batch.jobId, batch.season, batch.leagueSeries).changes;
     const now = new Date().toISOString();
     for (const rejected of batch.rejected) s.insertRejected.run(batch.jobId, rejected.raw, rejected.reason, now);
     const ignored = rows.length - inserted;
