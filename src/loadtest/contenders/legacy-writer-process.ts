@@ -1,19 +1,23 @@
 /**
- * A legacy writer contender: a script of the old system, with its own connection and
- * better-sqlite3's default settings (5 s busy timeout, the journal mode the file has), writing
- * small deferred transactions (`BEGIN` ... `COMMIT`) in a loop. A transaction that fails is
- * rolled back and counted, and its rows are not written: that is how the old scripts lost rows.
+ * A legacy writer contender: a script of the old system, with its own connection, SQLite's own
+ * busy handler (`timeout`, 5 s by default) and no retry of its own, writing small deferred
+ * transactions (`BEGIN` ... `COMMIT`) in a loop into its own table. A transaction that fails
+ * is rolled back and counted, and its rows are not written: that is how the old scripts lost
+ * rows, and what a neighbour of the engine must never see.
  *
  * This file is a process entry: it is never exported from the package.
  */
 import Database from 'better-sqlite3';
 import { summarizeLatencies } from '../stats.js';
-import { ErrorTally, printReport, readSettings, runRounds } from './child.js';
-import type { LegacyWriterSettings } from './protocol.js';
+import { ErrorTally, printEvent, readSettings, runRounds } from './child.js';
+import { isContenderTable, type LegacyWriterSettings } from './protocol.js';
 
 const settings = readSettings<LegacyWriterSettings>();
-if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(settings.table)) throw new Error(`not a table name: ${settings.table}`);
-const db = new Database(settings.database);
+if (!isContenderTable(settings.table)) throw new Error(`not a table a contender may write to: ${settings.table}`);
+const db = new Database(settings.database, { timeout: settings.busyTimeoutMs ?? 5000 });
+// Its own table, made when missing (as an old script does on its first run); IF NOT EXISTS
+// writes nothing when the table is there.
+db.exec(`CREATE TABLE IF NOT EXISTS ${settings.table} (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT, written_at INTEGER)`);
 const insert = db.prepare(`INSERT INTO ${settings.table} (writer, seq, payload, written_at) VALUES (?, ?, ?, ?)`);
 const errors = new ErrorTally();
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -30,6 +34,7 @@ function rollBack(): void {
   }
 }
 const latencies: number[] = [];
+const attempts: number[] = [];
 let transactions = 0;
 let rowsCommitted = 0;
 
@@ -48,16 +53,18 @@ const elapsedMs = await runRounds(settings, () => {
     errors.add(error);
     rollBack();
   }
+  attempts.push(performance.now() - started);
 });
 db.close();
-printReport({
+printEvent({
+  event: 'result',
   kind: 'legacy-writer',
+  pid: process.pid,
   writer: settings.writer,
   transactions,
   rowsCommitted,
-  errors: errors.count,
-  errorCodes: errors.codes,
-  messages: errors.messages,
+  ...errors.fields(),
   elapsedMs,
   latency: summarizeLatencies(latencies),
+  attemptLatency: summarizeLatencies(attempts),
 });

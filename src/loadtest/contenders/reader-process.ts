@@ -1,14 +1,14 @@
 /**
  * A reader contender: a dashboard or a notebook running analytics queries over the
- * transactions in a loop, through its own connection with better-sqlite3's default settings
- * (a 5 s busy timeout), read-only. Reports queries, their latency and every error.
+ * transactions in a loop, through its own read-only connection with SQLite's busy handler (a
+ * 5 s timeout by default). Reports queries, their latency and every error.
  *
  * This file is a process entry: it is never exported from the package.
  */
 import Database from 'better-sqlite3';
 import { summarizeLatencies } from '../stats.js';
-import { ErrorTally, printReport, readSettings, runRounds } from './child.js';
-import type { ContenderSettings } from './protocol.js';
+import { ErrorTally, printEvent, readSettings, runRounds } from './child.js';
+import type { ReaderSettings } from './protocol.js';
 
 /** Aggregations a league analyst runs: by league and type, busiest teams, per-season volume, players moved most. */
 const ANALYTICS_QUERIES = [
@@ -19,17 +19,30 @@ const ANALYTICS_QUERIES = [
   'SELECT status, count(*) FROM job_log GROUP BY status',
 ];
 
-const settings = readSettings<ContenderSettings>();
-const db = new Database(settings.database, { readonly: true });
-const statements = ANALYTICS_QUERIES.map((sql) => db.prepare(sql));
+/** The same work every time: the rows up to the rowid that was the last when the reader started. */
+const GROUP_BY_QUERY = 'SELECT league_key, type, count(*) AS moves, count(DISTINCT player_id) AS players FROM transactions WHERE rowid <= ? GROUP BY league_key, type';
+
+const settings = readSettings<ReaderSettings>();
+const db = new Database(settings.database, { readonly: true, timeout: settings.busyTimeoutMs ?? 5000 });
 const errors = new ErrorTally();
 const latencies: number[] = [];
+const rounds: Array<() => unknown> = [];
+if (settings.queries === 'group-by') {
+  const bound = Number(db.prepare('SELECT coalesce(max(rowid), 0) FROM transactions').pluck().get());
+  const statement = db.prepare(GROUP_BY_QUERY);
+  rounds.push(() => statement.all(bound));
+} else {
+  for (const sql of ANALYTICS_QUERIES) {
+    const statement = db.prepare(sql);
+    rounds.push(() => statement.all());
+  }
+}
 
 const elapsedMs = await runRounds(settings, () => {
-  for (const statement of statements) {
+  for (const query of rounds) {
     const started = performance.now();
     try {
-      statement.all();
+      query();
       latencies.push(performance.now() - started);
     } catch (error) {
       errors.add(error);
@@ -37,12 +50,12 @@ const elapsedMs = await runRounds(settings, () => {
   }
 });
 db.close();
-printReport({
+printEvent({
+  event: 'result',
   kind: 'reader',
+  pid: process.pid,
   queries: latencies.length,
-  errors: errors.count,
-  errorCodes: errors.codes,
-  messages: errors.messages,
+  ...errors.fields(),
   elapsedMs,
   latency: summarizeLatencies(latencies),
 });
