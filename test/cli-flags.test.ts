@@ -190,7 +190,8 @@ describe('bad usage of flags', () => {
     const result = await cli(['flags', '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Usage: league-backfill flags');
-    expect(result.stdout).toContain('Profiles: baseline, recommended, full');
+    expect(result.stdout).toContain('Flag profiles: baseline, recommended, full');
+    for (const workload of ['mixed', 'read-heavy', 'write-heavy']) expect(result.stdout).toContain(workload);
     for (const name of FLAG_NAMES) expect(result.stdout).toContain(name);
     expect(readdirSync(cwd)).toEqual([]);
   });

@@ -150,6 +150,8 @@ describe('loading a flags file', () => {
         exists: false,
         flags: PROFILES.recommended,
         sources: Object.fromEntries(FLAG_NAMES.map((name) => [name, 'default'])),
+        workload: 'mixed',
+        workloadSource: 'default',
       });
     }
     expect(fs.existsSync(file)).toBe(false);

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
+import type { WorkloadName } from './workload.js';
 
 /** The seven flags, in the order files are written and status is shown. */
 export const FLAG_NAMES = [
@@ -138,6 +139,10 @@ export interface FlagsState {
   exists: boolean;
   flags: Flags;
   sources: Readonly<Record<FlagName, FlagSource>>;
+  /** The workload profile (`workload` in the file): `mixed`, `read-heavy` or `write-heavy`. */
+  workload: WorkloadName;
+  /** `file` when the file names a workload, `default` when it does not (mixed). */
+  workloadSource: FlagSource;
 }
 
 export interface FlagStatus {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { FlagsFileError, InvalidOptionError, describe } from '../errors.js';
 import { DEFAULT_FLAGS, FLAG_NAMES, assertFlagName, closestFlagName, isFlagName } from './definitions.js';
 import type { FlagName, FlagSource, Flags, FlagsState } from './definitions.js';
+import { DEFAULT_WORKLOAD, WORKLOAD_NAMES, isWorkloadName, type WorkloadName } from './workload.js';
 
 /** The environment variable that names the flags file when `--flags` is not given. */
 export const FLAGS_PATH_ENV = 'LEAGUE_BACKFILL_FLAGS';
@@ -13,7 +14,10 @@ export const FLAGS_PATH_ENV = 'LEAGUE_BACKFILL_FLAGS';
 /** The flags file's name when it sits beside the database. */
 export const DEFAULT_FLAGS_FILE_NAME = 'feature_flags.json';
 
-const VALID_NAMES = `valid flags are ${FLAG_NAMES.join(', ')}`;
+const VALID_NAMES = `valid flags are ${FLAG_NAMES.join(', ')}, and "workload" (${WORKLOAD_NAMES.join(', ')})`;
+
+/** The one key of a flags file that is not a flag: the workload profile (workload.ts). */
+export const WORKLOAD_KEY = 'workload';
 
 /**
  * Validates the text of a flags file and merges it with the defaults. Pure: the same text
@@ -22,7 +26,7 @@ const VALID_NAMES = `valid flags are ${FLAG_NAMES.join(', ')}`;
 export function parseFlagsText(
   text: string,
   file: string,
-): { flags: Flags; sources: Record<FlagName, FlagSource> } {
+): { flags: Flags; sources: Record<FlagName, FlagSource>; workload: WorkloadName; workloadSource: FlagSource } {
   // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse rejects.
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
   if (body.trim() === '') {
@@ -37,7 +41,12 @@ export function parseFlagsText(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new FlagsFileError(file, `expected a JSON object of flag names to true or false, got ${describe(parsed)}`);
   }
-  const entries = Object.entries(parsed);
+  const { [WORKLOAD_KEY]: workloadValue, ...rest } = parsed as Record<string, unknown>;
+  const hasWorkload = Object.hasOwn(parsed, WORKLOAD_KEY);
+  if (hasWorkload && !isWorkloadName(workloadValue)) {
+    throw new FlagsFileError(file, `"workload" must be one of ${WORKLOAD_NAMES.join(', ')}, got ${describe(workloadValue)}`);
+  }
+  const entries = Object.entries(rest);
   const unknown = entries.map(([name]) => name).filter((name) => !isFlagName(name));
   if (unknown.length > 0) {
     const first = unknown[0] ?? '';
@@ -62,7 +71,12 @@ export function parseFlagsText(
     flags[name] = typeof value === 'boolean' ? value : DEFAULT_FLAGS[name];
     sources[name] = typeof value === 'boolean' ? 'file' : 'default';
   }
-  return { flags: Object.freeze(flags), sources };
+  return {
+    flags: Object.freeze(flags),
+    sources,
+    workload: hasWorkload ? (workloadValue as WorkloadName) : DEFAULT_WORKLOAD,
+    workloadSource: hasWorkload ? 'file' : 'default',
+  };
 }
 
 /**
@@ -92,14 +106,14 @@ export function loadFlagsSync(file: string): FlagsState {
 }
 
 function stateFromText(file: string, text: string): FlagsState {
-  const { flags, sources } = parseFlagsText(text, file);
-  return { path: file, exists: true, flags, sources: Object.freeze(sources) };
+  const { flags, sources, workload, workloadSource } = parseFlagsText(text, file);
+  return { path: file, exists: true, flags, sources: Object.freeze(sources), workload, workloadSource };
 }
 
 function stateFromReadError(file: string, error: unknown): FlagsState {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   if (code === 'ENOENT') {
-    return { path: file, exists: false, flags: DEFAULT_FLAGS, sources: allSources('default') };
+    return { path: file, exists: false, flags: DEFAULT_FLAGS, sources: allSources('default'), workload: DEFAULT_WORKLOAD, workloadSource: 'default' };
   }
   const detail = error instanceof Error ? error.message : String(error);
   const problem =
@@ -115,18 +129,29 @@ function allSources(source: FlagSource): Readonly<Record<FlagName, FlagSource>> 
   return Object.freeze(Object.fromEntries(FLAG_NAMES.map((name) => [name, source])) as Record<FlagName, FlagSource>);
 }
 
-/** The file's text: every flag, in `FLAG_NAMES` order, so diffs between saves stay small. */
-export function formatFlags(flags: Flags): string {
-  const ordered = Object.fromEntries(FLAG_NAMES.map((name) => [name, flags[name]]));
+/**
+ * The file's text: every flag, in `FLAG_NAMES` order, so diffs between saves stay small, then
+ * the workload when it is not the default (files of the seven flags alone stay as they were).
+ */
+export function formatFlags(flags: Flags, workload: WorkloadName = DEFAULT_WORKLOAD): string {
+  const ordered: Record<string, unknown> = Object.fromEntries(FLAG_NAMES.map((name) => [name, flags[name]]));
+  if (workload !== DEFAULT_WORKLOAD) ordered[WORKLOAD_KEY] = workload;
   return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+export interface SaveFlagsOptions {
+  /** The workload profile to write with the flags. @default 'mixed' (not written) */
+  readonly workload?: WorkloadName;
 }
 
 /**
  * Writes every flag to `file` atomically: readers (other processes, threads starting up) see
  * the old file or the new one, never half of one. Creates the parent folder if needed.
  */
-export async function saveFlags(file: string, flags: Flags): Promise<void> {
-  const text = formatFlags(checkFlags(flags));
+export async function saveFlags(file: string, flags: Flags, options: SaveFlagsOptions = {}): Promise<void> {
+  const workload = options.workload ?? DEFAULT_WORKLOAD;
+  if (!isWorkloadName(workload)) throw new InvalidOptionError('workload', `one of ${WORKLOAD_NAMES.join(', ')}`, workload);
+  const text = formatFlags(checkFlags(flags), workload);
   const directory = path.dirname(file);
   // Same folder as the target, so the rename cannot cross file systems.
   const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
@@ -175,12 +200,26 @@ const pendingUpdates = new Map<string, Promise<unknown>>();
  * Entries of `change` that are `undefined` leave their flag as it is.
  */
 export async function updateFlags(file: string, change: FlagsChange): Promise<FlagsState> {
+  return serialized(file, () => applyUpdate(file, change));
+}
+
+/**
+ * Sets the workload profile in the flags file, keeping every flag as it is. Like `updateFlags`,
+ * a file that does not load is never overwritten.
+ */
+export async function setWorkload(file: string, workload: WorkloadName): Promise<FlagsState> {
+  if (!isWorkloadName(workload)) throw new InvalidOptionError('workload', `one of ${WORKLOAD_NAMES.join(', ')}`, workload);
+  return serialized(file, async () => {
+    const current = await loadFlags(file);
+    await saveFlags(file, current.flags, { workload });
+    return { path: file, exists: true, flags: current.flags, sources: allSources('file'), workload, workloadSource: workload === DEFAULT_WORKLOAD ? 'default' : 'file' };
+  });
+}
+
+function serialized(file: string, body: () => Promise<FlagsState>): Promise<FlagsState> {
   const key = path.resolve(file);
   const previous = pendingUpdates.get(key) ?? Promise.resolve();
-  const run = previous.then(
-    () => applyUpdate(file, change),
-    () => applyUpdate(file, change),
-  );
+  const run = previous.then(body, body);
   const settled = run.catch(() => undefined);
   pendingUpdates.set(key, settled);
   void settled.then(() => {
@@ -192,8 +231,16 @@ export async function updateFlags(file: string, change: FlagsChange): Promise<Fl
 async function applyUpdate(file: string, change: FlagsChange): Promise<FlagsState> {
   const current = await loadFlags(file);
   const next = typeof change === 'function' ? checkFlags(change(current.flags)) : applyPartial(current.flags, change);
-  await saveFlags(file, next);
-  return { path: file, exists: true, flags: next, sources: allSources('file') };
+  // The workload is not a flag: a change of flags keeps it.
+  await saveFlags(file, next, { workload: current.workload });
+  return {
+    path: file,
+    exists: true,
+    flags: next,
+    sources: allSources('file'),
+    workload: current.workload,
+    workloadSource: current.workload === DEFAULT_WORKLOAD ? 'default' : 'file',
+  };
 }
 
 function applyPartial(current: Flags, change: Partial<Record<FlagName, boolean>>): Flags {

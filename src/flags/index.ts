@@ -19,6 +19,18 @@ export {
   parseFlagsText,
   resolveFlagsPath,
   saveFlags,
+  setWorkload,
   updateFlags,
+  WORKLOAD_KEY,
 } from './file.js';
-export type { FlagsChange, ResolveFlagsPathOptions } from './file.js';
+export type { FlagsChange, ResolveFlagsPathOptions, SaveFlagsOptions } from './file.js';
+export {
+  DEFAULT_WORKLOAD,
+  WORKLOAD_DESCRIPTIONS,
+  WORKLOAD_NAMES,
+  applyWorkloadPragmas,
+  assertWorkloadName,
+  isWorkloadName,
+  planWorkload,
+} from './workload.js';
+export type { AppliedWorkload, ApplyWorkloadOptions, WorkloadContext, WorkloadName, WorkloadPlan, WorkloadPragma } from './workload.js';
