@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import type { LevelWithSilent } from 'pino';
 import { InvalidOptionError } from '../errors.js';
 import { resolveFlagsPath } from '../flags/index.js';
-import { createCliLogger, LOG_LEVELS, type Logger } from '../logger.js';
+import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from '../logger.js';
+import { terminalLines, type OutputStream } from './output.js';
 
 /** The options every command accepts (DESIGN section 6). */
 export interface CommonOptions {
@@ -12,13 +12,14 @@ export interface CommonOptions {
   flags?: string;
   json?: boolean;
   logLevel?: string;
+  logFormat?: string;
 }
 
 export type Environment = 'production' | 'test';
 
 export interface CliIo {
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean };
+  stdout: OutputStream;
+  stderr: OutputStream;
   env: NodeJS.ProcessEnv;
   /** Aborted by the first SIGINT/SIGTERM. */
   signal: AbortSignal;
@@ -33,6 +34,8 @@ export interface CliContext extends CliIo {
   twinDatabasePath: string;
   flagsPath: string;
   json: boolean;
+  /** How log lines look on stderr: `pretty` on a terminal, `json` elsewhere, with --json, or as asked. */
+  logFormat: LogFormat;
   logger: Logger;
 }
 
@@ -49,6 +52,8 @@ const DATABASE_FILES: Record<Environment, string> = {
 export function resolveContext(options: CommonOptions, io: CliIo): CliContext {
   const environment = parseEnvironment(options.env, io.env.LEAGUE_BACKFILL_ENV);
   const logLevel = parseLogLevel(options.logLevel, io.env.LEAGUE_BACKFILL_LOG_LEVEL);
+  const json = options.json ?? false;
+  const logFormat = parseLogFormat(options.logFormat, io.env.LEAGUE_BACKFILL_LOG_FORMAT, json, io.stderr.isTTY === true);
   const explicitDb = options.db ?? nonEmpty(io.env.LEAGUE_BACKFILL_DB);
   // Name what the user typed: the option, or the variable when the value came from the environment.
   if (explicitDb !== undefined && explicitDb.trim() === '') throw new InvalidOptionError(options.db !== undefined ? '--db' : 'LEAGUE_BACKFILL_DB', 'a file path', explicitDb);
@@ -65,8 +70,13 @@ export function resolveContext(options: CommonOptions, io: CliIo): CliContext {
     environment,
     twinDatabasePath,
     flagsPath,
-    json: options.json ?? false,
-    logger: createCliLogger(logLevel),
+    json,
+    logFormat,
+    logger: createCliLogger(logLevel, {
+      format: logFormat,
+      destination: terminalLines(io.stderr),
+      colors: logFormat === 'pretty' && io.stderr.isTTY === true && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb',
+    }),
   };
 }
 
@@ -88,6 +98,18 @@ function parseLogLevel(flag: string | undefined, variable: string | undefined): 
     throw new InvalidOptionError(flag !== undefined ? '--log-level' : 'LEAGUE_BACKFILL_LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, value);
   }
   return value as LevelWithSilent;
+}
+
+/**
+ * An explicit --log-format wins; then --json (whoever asks for machine output wants machine
+ * logs too); then LEAGUE_BACKFILL_LOG_FORMAT; then human lines on a terminal, JSON elsewhere.
+ */
+export function parseLogFormat(flag: string | undefined, variable: string | undefined, json: boolean, terminal: boolean): LogFormat {
+  const value = flag ?? (json ? 'json' : undefined) ?? nonEmpty(variable) ?? (terminal ? 'pretty' : 'json');
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) {
+    throw new InvalidOptionError(flag !== undefined ? '--log-format' : 'LEAGUE_BACKFILL_LOG_FORMAT', `one of ${LOG_FORMATS.join(', ')}`, value);
+  }
+  return value as LogFormat;
 }
 
 /** `x.db` <-> `x_test.db`: the naming DESIGN uses for the two environments. */

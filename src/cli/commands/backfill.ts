@@ -1,74 +1,195 @@
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
-import { createEngine, type Engine } from '../../engine.js';
-import { BackfillError, InvalidOptionError, USAGE_ERROR_CODES, type ErrorCode } from '../../errors.js';
-import type { JobHandle, JobRequest, JobSummary } from '../../queue/job.js';
-import { demoLeagueKeys, demoSource } from '../../source/demo/index.js';
-import type { SourceSpec } from '../../source/types.js';
-import type { LockWaitStrategy } from '../../writer/protocol.js';
+import {
+  BackfillError, createEngine, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs, yahooSource,
+  type Engine, type EngineOptions, type ErrorCode, type JobHandle, type JobRequest, type JobSummary, type LockWaitStrategy, type SourceSpec,
+} from '../../index.js';
+// Not part of the package entry yet: which codes are the user's to fix (exit 2).
+import { USAGE_ERROR_CODES } from '../../errors.js';
 import { printJson, type CliContext } from '../context.js';
 import { databaseFileChange, fileIdentity } from '../database-identity.js';
+import { addExamples, addExitCodes, withDefault } from '../help.js';
 import { EXIT } from '../main.js';
+import { terminalLines } from '../output.js';
 import { parseChoice, parseInteger, parseLeagueKey, parseNumber, parseSeasons } from '../parse.js';
+import { startProgress, type Progress } from '../progress.js';
 
 export const DEMO_DEFAULT_SEASONS = '2020-2025';
 export const DEMO_DEFAULT_LEAGUES = 4;
 /** Most jobs (leagues x seasons) one run plans: every job is held in memory until the run ends. */
 export const MAX_JOBS = 200_000;
 
+const SOURCES = ['demo', 'yahoo', 'file'] as const;
+type SourceKind = (typeof SOURCES)[number];
+const LOCK_WAITS = ['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'] as const;
+
+/** The demo source's defaults, shown in the help and applied in resolveBackfillOptions. */
+const DEMO_DEFAULTS = { seed: 1, latency: 0, failureRate: 0 } as const;
+
 const collectLeague = (value: string, previous: string[]): string[] => [...previous, parseLeagueKey(value)];
 
 export function describe(command: Command): void {
   command
-    .option('--source <kind>', 'where the data comes from: demo, yahoo or file', (v) => parseChoice(v, '--source', ['demo', 'yahoo', 'file'] as const), 'demo')
+    .option('--source <kind>', `where the data comes from: demo (made-up leagues), yahoo (the real API) or file (saved responses)${withDefault('demo, but --league needs --source')}`,
+      (v) => parseChoice(v, '--source', SOURCES))
     .option('--league <key>', 'league key such as 423.l.12345 (repeatable; for yahoo: the newest season\'s key)', collectLeague, [])
-    .option('--seasons <list>', `seasons: 2019-2024, 2021,2023 or 2023 (demo default ${DEMO_DEFAULT_SEASONS})`, (v) => parseSeasons(v))
+    .option('--seasons <list>', `seasons: 2019-2024, 2021,2023 or 2023${withDefault(`${DEMO_DEFAULT_SEASONS} for demo, every season of the league for yahoo, every season in the input for file`)}`,
+      (v) => parseSeasons(v))
     .option('--workers <n>', 'fetch worker threads (1-64)', (v) => parseInteger(v, '--workers', 1, 64), 2)
-    .option('--rate <n>', 'requests per second across all workers, 0 for no limit (default 1 for yahoo, none for demo)', (v) => parseNumber(v, '--rate', 0, 10_000))
+    .option('--rate <n>', `requests per second across all workers, 0 for no limit${withDefault('1 for yahoo, no limit for demo and file')}`, (v) => parseNumber(v, '--rate', 0, 10_000))
     .option('--batch-size <n>', 'rows per batch (1-100)', (v) => parseInteger(v, '--batch-size', 1, 100), 100)
     .option('--force', 'redo jobs that are already completed')
-    .option('--leagues <n>', `demo: number of demo leagues (1-10000, default ${DEMO_DEFAULT_LEAGUES})`, (v) => parseInteger(v, '--leagues', 1, 10_000))
-    .option('--seed <n>', 'demo: seed of the generated leagues', (v) => parseInteger(v, '--seed', 0, 2 ** 31 - 1), 1)
-    .option('--latency <ms>', 'demo: simulated latency per page', (v) => parseInteger(v, '--latency', 0, 60_000), 0)
-    .option('--failure-rate <p>', 'demo: probability that a page fetch fails (0-1)', (v) => parseNumber(v, '--failure-rate', 0, 1), 0)
+    .option('--leagues <n>', `demo: number of made-up leagues (1-10000)${withDefault(DEMO_DEFAULT_LEAGUES)}`, (v) => parseInteger(v, '--leagues', 1, 10_000))
+    .option('--seed <n>', `demo: seed of the made-up leagues${withDefault(DEMO_DEFAULTS.seed)}`, (v) => parseInteger(v, '--seed', 0, 2 ** 31 - 1))
+    .option('--latency <ms>', `demo: simulated latency per page${withDefault(DEMO_DEFAULTS.latency)}`, (v) => parseInteger(v, '--latency', 0, 60_000))
+    .option('--failure-rate <p>', `demo: probability that a page fetch fails (0-1)${withDefault(DEMO_DEFAULTS.failureRate)}`, (v) => parseNumber(v, '--failure-rate', 0, 1))
     .option('--input <path>', 'file: a saved API response, a folder of them, or an NDJSON file of rows')
-    .option('--api-base <url>', 'yahoo: API base URL (env LEAGUE_BACKFILL_YAHOO_API_BASE)')
-    .option('--token-url <url>', 'yahoo: OAuth token URL (env LEAGUE_BACKFILL_YAHOO_TOKEN_URL)')
+    .option('--api-base <url>', `yahoo: API base URL${withDefault('https://fantasysports.yahooapis.com/fantasy/v2', 'LEAGUE_BACKFILL_YAHOO_API_BASE')}`)
+    .option('--token-url <url>', `yahoo: OAuth token URL${withDefault('https://api.login.yahoo.com/oauth2/get_token', 'LEAGUE_BACKFILL_YAHOO_TOKEN_URL')}`)
     .option('--busy-timeout <ms>', 'SQLite busy_timeout when pragma_optimizations is on', (v) => parseInteger(v, '--busy-timeout', 0, 600_000), 5000)
-    .option('--lock-wait <strategy>', 'how the writer waits for a lock held by another process: busy-timeout, fair-poll, busy-slices or micro-poll',
-      (v) => parseChoice(v, '--lock-wait', ['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'] as const))
+    .option('--lock-wait <strategy>', `how the writer waits for a lock held by another process: ${LOCK_WAITS.join(', ')}${withDefault('the engine\'s, see docs/lock-wait.md')}`,
+      (v) => parseChoice(v, '--lock-wait', LOCK_WAITS))
     .option('--transaction-budget <ms>', 'longest time one transaction may hold the write lock', (v) => parseInteger(v, '--transaction-budget', 1, 60_000), 100)
-    .option('--no-progress', 'no progress bar, even on a terminal')
-    .addHelpText('after', `
-Examples:
-  npm run backfill                                   # demo league source, ${DEMO_DEFAULT_LEAGUES} leagues x seasons ${DEMO_DEFAULT_SEASONS}
-  league-backfill backfill --leagues 50 --seasons 2015-2025 --json
-  league-backfill backfill --source yahoo --league 423.l.12345 --seasons 2019-2023
-  league-backfill backfill --source file --input saved/transactions.json
-
-Exit codes: 0 every job completed, 1 a job failed (run again to resume), 2 bad usage or input (also when
-every failed job failed for such a reason, e.g. Yahoo refused the credentials), 130 interrupted.`);
+    .option('--no-progress', 'no progress bar on a terminal, and no progress log lines elsewhere');
+  addExamples(command, [
+    ['league-backfill backfill', `made-up demo data: ${DEMO_DEFAULT_LEAGUES} demo leagues x seasons ${DEMO_DEFAULT_SEASONS}`],
+    ['league-backfill backfill --leagues 50 --seasons 2015-2025 --json', 'a bigger demo run; the summary as JSON'],
+    ['league-backfill backfill --source yahoo --league 423.l.12345 --seasons 2019-2023', 'a real league (docs/yahoo.md for credentials)'],
+    ['league-backfill backfill --source file --input saved/transactions.json', 'saved API responses'],
+    ['league-backfill backfill --source demo --league 423.l.12345', 'made-up data under a key you choose, on purpose'],
+  ]);
+  command.addHelpText('after', `
+--league needs --source: the default source, demo, makes up its data, and made-up rows under a
+real league's key would pass for that league's history. Run the same command again to resume:
+completed jobs are skipped, unfinished ones continue from their last committed page.`);
+  addExitCodes(command, [
+    [EXIT.ok, 'every job completed (or was already complete)'],
+    [EXIT.failed, 'a job failed: run the same command again to resume it'],
+    [EXIT.usage, 'bad usage or input, nothing written; also when every failed job failed for such a reason (e.g. Yahoo refused the credentials)'],
+    [EXIT.interrupted, 'interrupted (Ctrl-C, SIGTERM): every fetched batch was committed; run again to resume'],
+  ]);
 }
 
-interface BackfillOptions {
-  source: 'demo' | 'yahoo' | 'file';
-  league: string[];
+/** The options as commander hands them over (after each value's own parser). */
+interface RawBackfillOptions {
+  source?: SourceKind;
+  league?: string[];
   seasons?: number[];
-  workers: number;
+  workers?: number;
   rate?: number;
-  batchSize: number;
+  batchSize?: number;
   force?: boolean;
   leagues?: number;
-  seed: number;
-  latency: number;
-  failureRate: number;
+  seed?: number;
+  latency?: number;
+  failureRate?: number;
   input?: string;
   apiBase?: string;
   tokenUrl?: string;
-  busyTimeout: number;
+  busyTimeout?: number;
   lockWait?: LockWaitStrategy;
+  transactionBudget?: number;
+  progress?: boolean;
+}
+
+/** Every option of a run, checked together: what the rest of the command reads. */
+export interface ResolvedBackfillOptions {
+  source: SourceKind;
+  /** The leagues asked for with --league, without repeats (empty: the source's default). */
+  leagues: string[];
+  seasons: number[] | undefined;
+  workers: number;
+  rate: number | undefined;
+  batchSize: number;
+  force: boolean;
+  demo: { leagues: number; seed: number; latency: number; failureRate: number };
+  input: string | undefined;
+  yahoo: { apiBase: string | undefined; tokenUrl: string | undefined };
+  busyTimeout: number;
+  lockWait: LockWaitStrategy | undefined;
   transactionBudget: number;
   progress: boolean;
+}
+
+/** The common options (main.ts) arrive in the same object. */
+const COMMON_KEYS = ['db', 'env', 'flags', 'json', 'logLevel', 'logFormat'];
+const BACKFILL_KEYS: ReadonlyArray<keyof RawBackfillOptions> = [
+  'source', 'league', 'seasons', 'workers', 'rate', 'batchSize', 'force', 'leagues', 'seed', 'latency', 'failureRate',
+  'input', 'apiBase', 'tokenUrl', 'busyTimeout', 'lockWait', 'transactionBudget', 'progress',
+];
+/** Options that only mean something for one source: given with another, they would be silently ignored. */
+const SOURCE_ONLY: ReadonlyArray<readonly [keyof RawBackfillOptions, string, SourceKind]> = [
+  ['leagues', '--leagues', 'demo'], ['seed', '--seed', 'demo'], ['latency', '--latency', 'demo'], ['failureRate', '--failure-rate', 'demo'],
+  ['input', '--input', 'file'], ['apiBase', '--api-base', 'yahoo'], ['tokenUrl', '--token-url', 'yahoo'],
+];
+
+/**
+ * Applies the defaults and checks the options against each other, before anything is opened:
+ * a refused combination leaves no file behind. New options are added here, once.
+ */
+export function resolveBackfillOptions(raw: Record<string, unknown>): ResolvedBackfillOptions {
+  for (const key of Object.keys(raw)) {
+    if (!COMMON_KEYS.includes(key) && !(BACKFILL_KEYS as readonly string[]).includes(key)) {
+      throw new InvalidOptionError('backfill option', `one of ${BACKFILL_KEYS.join(', ')}`, key);
+    }
+  }
+  const options = raw as RawBackfillOptions;
+  const leagues = [...new Set(options.league ?? [])];
+  if (options.source === undefined && leagues.length > 0) {
+    throw new BackfillError('ERR_INVALID_OPTION',
+      `\`--league ${leagues.join(' --league ')}\` was given without \`--source\`. The default source, demo, makes up its data: ` +
+      `its rows would be written under the league key${leagues.length === 1 ? '' : 's'} ${leagues.join(', ')} as if they were ${leagues.length === 1 ? 'that league\'s' : 'those leagues\''} history. ` +
+      'Pass `--source yahoo` to import the real league from the Yahoo API, or `--source demo` to write made-up demo data under that key on purpose. Nothing was written.');
+  }
+  const source = options.source ?? 'demo';
+  for (const [key, flag, only] of SOURCE_ONLY) {
+    if (options[key] !== undefined && source !== only) {
+      throw new InvalidOptionError(flag, `used only with --source ${only}`, options[key], `This run uses --source ${source}; remove ${flag}`);
+    }
+  }
+  if (source === 'yahoo' && leagues.length === 0) {
+    throw new InvalidOptionError('--league', 'at least one league key with --source yahoo, such as 423.l.12345', undefined);
+  }
+  if (source === 'file' && !options.input) {
+    throw new InvalidOptionError('--input', 'a path with --source file (a saved response, a folder of them, or NDJSON)', options.input);
+  }
+  return {
+    source,
+    leagues,
+    seasons: options.seasons,
+    workers: options.workers ?? 2,
+    rate: options.rate,
+    batchSize: options.batchSize ?? 100,
+    force: options.force ?? false,
+    demo: {
+      leagues: options.leagues ?? DEMO_DEFAULT_LEAGUES,
+      seed: options.seed ?? DEMO_DEFAULTS.seed,
+      latency: options.latency ?? DEMO_DEFAULTS.latency,
+      failureRate: options.failureRate ?? DEMO_DEFAULTS.failureRate,
+    },
+    input: options.input,
+    yahoo: { apiBase: options.apiBase, tokenUrl: options.tokenUrl },
+    busyTimeout: options.busyTimeout ?? 5000,
+    lockWait: options.lockWait,
+    transactionBudget: options.transactionBudget ?? 100,
+    progress: options.progress ?? true,
+  };
+}
+
+/** The engine's options for a run: the one place where command-line options become engine options. */
+export function engineOptionsFor(options: ResolvedBackfillOptions, context: CliContext, source: SourceSpec): EngineOptions {
+  return {
+    database: context.databasePath,
+    createFolder: context.databaseIsDefault,
+    flags: context.flagsPath,
+    source,
+    workers: options.workers,
+    batchSize: options.batchSize,
+    busyTimeoutMs: options.busyTimeout,
+    transactionBudgetMs: options.transactionBudget,
+    logger: context.logger,
+    ...(options.rate !== undefined ? { requestsPerSecond: options.rate } : {}),
+    ...(options.lockWait ? { lockWait: options.lockWait } : {}),
+  };
 }
 
 /** What `--json` prints: the run's totals (DESIGN section 6). */
@@ -97,23 +218,14 @@ export interface BackfillSummary {
 }
 
 export async function run(context: CliContext, raw: Record<string, unknown>): Promise<number> {
-  const options = raw as unknown as BackfillOptions;
+  const options = resolveBackfillOptions(raw);
   const { source, jobs } = await planJobs(options);
   const started = performance.now();
-  const engine = await createEngine({
-    database: context.databasePath,
-    createFolder: context.databaseIsDefault,
-    flags: context.flagsPath,
-    source,
-    workers: options.workers,
-    batchSize: options.batchSize,
-    busyTimeoutMs: options.busyTimeout,
-    transactionBudgetMs: options.transactionBudget,
-    logger: context.logger,
-    ...(options.rate !== undefined ? { requestsPerSecond: options.rate } : {}),
-    ...(options.lockWait ? { lockWait: options.lockWait } : {}),
-  });
+  const engine = await createEngine(engineOptionsFor(options, context, source));
   context.logger.info({ database: context.databasePath, jobs: jobs.length, source: source.kind, flags: engine.flags }, 'backfill starting');
+  if (options.source === 'demo' && options.leagues.length > 0) {
+    context.logger.warn({ leagues: options.leagues.join(',') }, 'writing made-up demo rows under the league keys given with --league (--source demo)');
+  }
   // SQLite writes on into a database file deleted or replaced under it, and the rows are lost:
   // check the path now and then, and stop writing as soon as it names another file.
   const opened = fileIdentity(context.databasePath);
@@ -131,7 +243,7 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
   engine.on('batch:committed', () => {
     if (performance.now() - lastCheck >= 250) checkDatabaseFile();
   });
-  const progress = startProgress(context, engine, jobs.length, options.progress);
+  const progress = progressFor(context, engine, jobs.length, options.progress, started);
   const failures: BackfillSummary['failures'] = [];
   engine.on('job:failed', (summary, error) => {
     const cause = underlyingError(error);
@@ -148,8 +260,12 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
     interrupted = context.signal.aborted;
   } finally {
     context.signal.removeEventListener('abort', onAbort);
-    await engine.close();
-    progress.stop();
+    try {
+      await engine.close();
+    } finally {
+      // After close, so the bar's last state counts every job the summary counts.
+      progress.stop();
+    }
   }
   checkDatabaseFile();
   const durationMs = performance.now() - started;
@@ -200,11 +316,11 @@ function underlyingError(error: BackfillError): BackfillError {
   return current;
 }
 
-async function planJobs(options: BackfillOptions): Promise<{ source: SourceSpec; jobs: JobRequest[] }> {
-  const force = options.force ?? false;
+async function planJobs(options: ResolvedBackfillOptions): Promise<{ source: SourceSpec; jobs: JobRequest[] }> {
+  const { force } = options;
   const cross = (leagues: string[], seasons: number[]): JobRequest[] => {
     if (leagues.length * seasons.length > MAX_JOBS) {
-      throw new InvalidOptionError(options.source === 'demo' && options.league.length === 0 ? '--leagues x --seasons' : '--league x --seasons',
+      throw new InvalidOptionError(options.source === 'demo' && options.leagues.length === 0 ? '--leagues x --seasons' : '--league x --seasons',
         `at most ${MAX_JOBS.toLocaleString('en-US')} jobs (one per league and season) in one run`, leagues.length * seasons.length,
         `${leagues.length} leagues x ${seasons.length} seasons; split the work into several runs: each run skips the jobs already completed`);
     }
@@ -212,67 +328,57 @@ async function planJobs(options: BackfillOptions): Promise<{ source: SourceSpec;
   };
   switch (options.source) {
     case 'demo': {
-      if (options.input) throw new InvalidOptionError('--input', 'used only with --source file', options.input);
-      const source = demoSource({ seed: options.seed, latencyMs: options.latency, failureRate: options.failureRate });
-      const leagues = options.league.length > 0 ? options.league : demoLeagueKeys(options.leagues ?? DEMO_DEFAULT_LEAGUES, options.seed);
+      const { seed, latency, failureRate } = options.demo;
+      const source = demoSource({ seed, latencyMs: latency, failureRate });
+      const leagues = options.leagues.length > 0 ? options.leagues : demoLeagueKeys(options.demo.leagues, seed);
       return { source, jobs: cross(leagues, options.seasons ?? parseSeasons(DEMO_DEFAULT_SEASONS)) };
     }
     case 'yahoo': {
-      if (options.league.length === 0) throw new InvalidOptionError('--league', 'at least one league key with --source yahoo, such as 423.l.12345', undefined);
-      const yahoo = await import('../../source/yahoo/source.js');
-      const spec = yahoo.yahooSource({
-        ...(options.apiBase ? { apiBase: options.apiBase } : {}),
-        ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}),
+      const spec = yahooSource({
+        ...(options.yahoo.apiBase ? { apiBase: options.yahoo.apiBase } : {}),
+        ...(options.yahoo.tokenUrl ? { tokenUrl: options.yahoo.tokenUrl } : {}),
       });
-      if (options.seasons) return { source: spec, jobs: cross(options.league, options.seasons) };
+      if (options.seasons) return { source: spec, jobs: cross(options.leagues, options.seasons) };
       const jobs: JobRequest[] = [];
-      for (const leagueKey of options.league) {
-        for (const { season } of await yahoo.listSeasons(spec.options, leagueKey)) jobs.push({ leagueKey, season, force });
+      for (const leagueKey of options.leagues) {
+        for (const { season } of await listSeasons(spec.options, leagueKey)) jobs.push({ leagueKey, season, force });
       }
       return { source: spec, jobs };
     }
     case 'file': {
-      if (!options.input) throw new InvalidOptionError('--input', 'a path with --source file (a saved response, a folder of them, or NDJSON)', undefined);
-      const file = await import('../../source/file/source.js');
-      const planned = await file.planFileJobs(options.input);
+      const input = options.input!;
+      const planned = await planFileJobs(input);
       const wanted = (job: { leagueKey: string; season: number }): boolean =>
-        (options.league.length === 0 || options.league.includes(job.leagueKey)) && (!options.seasons || options.seasons.includes(job.season));
+        (options.leagues.length === 0 || options.leagues.includes(job.leagueKey)) && (!options.seasons || options.seasons.includes(job.season));
       const jobs = planned.filter(wanted).map((job) => ({ ...job, force }));
-      if (jobs.length === 0) throw new BackfillError('ERR_INPUT', `Input ${options.input}: no transactions for the leagues and seasons asked for`);
-      return { source: file.fileSource({ input: options.input }), jobs };
+      if (jobs.length === 0) throw new BackfillError('ERR_INPUT', `Input ${input}: no transactions for the leagues and seasons asked for`);
+      return { source: fileSource({ input }), jobs };
     }
   }
 }
 
-interface Progress {
-  stop(): void;
-}
-
 /** A bar on a terminal; elsewhere a log line every few seconds, so unattended runs show life. */
-function startProgress(context: CliContext, engine: Engine, jobCount: number, enabled: boolean): Progress {
-  const ended = (): number => engine.totals.completed + engine.totals.failed + engine.totals.cancelled;
-  if (enabled && context.stderr.isTTY && !context.json) {
-    const bar = new cliProgress.SingleBar({
-      format: 'backfill |{bar}| {value}/{total} jobs | {rows} rows | {rate} rows/s | locks {locks}',
-      stream: context.stderr,
-      hideCursor: true,
-      clearOnComplete: false,
-    }, cliProgress.Presets.shades_classic);
-    const started = performance.now();
-    bar.start(jobCount, 0, { rows: 0, rate: 0, locks: 0 });
-    const update = (): void => bar.update(ended(), {
-      rows: engine.totals.rowsFetched,
-      rate: Math.round(engine.totals.rowsFetched / Math.max(0.001, (performance.now() - started) / 1000)),
-      locks: engine.totals.lockCount,
-    });
-    const timer = setInterval(update, 200);
-    return { stop: () => { clearInterval(timer); update(); bar.stop(); } };
-  }
-  const timer = setInterval(() => {
-    context.logger.info({ jobsEnded: ended(), jobs: jobCount, rowsFetched: engine.totals.rowsFetched, locks: engine.totals.lockCount }, 'backfill progress');
-  }, 5000);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+function progressFor(context: CliContext, engine: Engine, planned: number, enabled: boolean, startedAt: number): Progress {
+  const lines = terminalLines(context.stderr);
+  const mode = !enabled ? 'none' : lines.isTerminal && !context.json ? 'bar' : 'log';
+  return startProgress({
+    mode,
+    lines,
+    logger: context.logger,
+    startedAt,
+    read: () => {
+      const totals = engine.totals;
+      return {
+        jobs: Math.max(planned, totals.jobs),
+        completed: totals.completed,
+        alreadyComplete: totals.skipped,
+        failed: totals.failed,
+        cancelled: totals.cancelled,
+        rows: totals.rowsFetched,
+        locks: totals.lockCount,
+      };
+    },
+  });
 }
 
 function round(value: number, digits: number): number {

@@ -3,6 +3,7 @@ import { BACKUP_METHODS, backupDatabase, type BackupMethod, type BackupResult } 
 import { describeLockWaits } from '../../db/lock-wait.js';
 import { formatBytes } from '../../db/validate.js';
 import { printJson, type CliContext } from '../context.js';
+import { addExamples, addExitCodes } from '../help.js';
 import { EXIT } from '../main.js';
 import { parseChoice } from '../parse.js';
 
@@ -15,6 +16,17 @@ export function describe(command: Command): void {
 Makes a consistent copy while other processes keep writing (in WAL mode nobody waits for it),
 checks it (integrity_check, rows per table against the source, no -wal or -shm, journal mode
 DELETE), and only then moves it to DEST. An existing DEST is refused (exit 2) unless --force.`);
+  addExamples(command, [
+    ['league-backfill backup', 'to backups/league_analytics-<UTC timestamp>.db beside the database'],
+    ['league-backfill backup /mnt/backups/league.db --force', 'replace an older copy'],
+    ['league-backfill backup --method api --json', "SQLite's backup API; the result as JSON"],
+  ]);
+  addExitCodes(command, [
+    [EXIT.ok, 'the copy was made and verified'],
+    [EXIT.failed, 'the copy failed its verification or could not be made; nothing was left at DEST'],
+    [EXIT.usage, 'bad usage, no database at --db, or DEST exists (pass --force)'],
+    [EXIT.interrupted, 'stopped by Ctrl-C; nothing was left at DEST'],
+  ]);
 }
 
 export async function run(context: CliContext, options: Record<string, unknown>, args: string[]): Promise<number> {

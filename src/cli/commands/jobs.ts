@@ -5,6 +5,7 @@ import { DatabaseOpenError } from '../../errors.js';
 import { loadFlags } from '../../flags/index.js';
 import type { JobState } from '../../queue/job.js';
 import { printJson, type CliContext } from '../context.js';
+import { addExamples, addExitCodes } from '../help.js';
 import { EXIT } from '../main.js';
 import { parseChoice, parseInteger } from '../parse.js';
 
@@ -14,6 +15,18 @@ export function describe(command: Command): void {
   command
     .option('--status <state>', `only jobs in this state: ${STATES.join(', ')}`, (v) => parseChoice(v, '--status', STATES))
     .option('--limit <n>', 'at most this many jobs, newest first', (v) => parseInteger(v, '--limit', 1, 1_000_000), 1000);
+  command.addHelpText('after', `
+Reads only: the job log is read through read-only connections, safe beside a running backfill.`);
+  addExamples(command, [
+    ['league-backfill jobs', 'every job, newest first'],
+    ['league-backfill jobs --status failed', 'the jobs the next backfill will resume'],
+    ['league-backfill jobs --status running --json', 'for scripts'],
+    ['league-backfill jobs | head -5', 'the newest few'],
+  ]);
+  addExitCodes(command, [
+    [EXIT.ok, 'the job log was printed'],
+    [EXIT.usage, 'bad usage, or no database (or no job_log table) at --db'],
+  ]);
 }
 
 interface JobRow {

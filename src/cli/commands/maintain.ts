@@ -5,6 +5,7 @@ import { describeLockWaits } from '../../db/lock-wait.js';
 import { maintainDatabase, type MaintenanceReport, type MaintenanceStepName } from '../../db/maintain.js';
 import { formatBytes } from '../../db/validate.js';
 import { printJson, type CliContext } from '../context.js';
+import { addExamples, addExitCodes } from '../help.js';
 import { EXIT } from '../main.js';
 import { parseChoice } from '../parse.js';
 import { describeBackup, formatRows } from './backup.js';
@@ -23,6 +24,17 @@ Runs, in order: integrity check (read-only; if it fails, nothing is changed and 
 checkpoint, so the file shrinks on disk), and statistics again with the space saved.
 Safe while a backfill runs in another process: the steps that write wait for the write lock
 (busy_timeout, then retries with backoff) and the output says how often and how long.`);
+  addExamples(command, [
+    ['league-backfill maintain', 'every step, with a backup first'],
+    ['league-backfill maintain --skip-vacuum --json', 'quick: no VACUUM; the report as JSON'],
+    ['league-backfill maintain --backup-to /mnt/backups/before-maintenance.db', 'the backup where you want it'],
+  ]);
+  addExitCodes(command, [
+    [EXIT.ok, 'every step that was asked for was done'],
+    [EXIT.failed, 'the integrity check failed (nothing was changed), or a step failed'],
+    [EXIT.usage, 'bad usage, or no database at --db'],
+    [EXIT.interrupted, 'stopped by Ctrl-C between steps'],
+  ]);
 }
 
 export async function run(context: CliContext, options: Record<string, unknown>): Promise<number> {
