@@ -78,8 +78,10 @@ def main():
     # Python's defaults on purpose: timeout=5.0 unless told otherwise, isolation_level "".
     timeout_s = float(settings.get("busyTimeoutMs", 5000)) / 1000
     conn = sqlite3.connect(settings["database"], timeout=timeout_s)
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT, written_at INTEGER)")
-    conn.commit()
+    # Its own table, made when missing, inside the first round: a lock met there is counted
+    # like any other (IF NOT EXISTS writes nothing once the table is there).
+    create = f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT, written_at INTEGER)"
+    created = False
     insert = f"INSERT INTO {table} (writer, seq, payload, written_at) VALUES (?, ?, ?, ?)"
 
     latencies, attempts, ordered = [], [], []
@@ -90,6 +92,9 @@ def main():
     while not stopped.is_set() and time.monotonic() < deadline and os.getppid() == parent:
         began = time.perf_counter()
         try:
+            if not created:
+                conn.execute(create)
+                created = True
             conn.executemany(insert, [
                 (writer, rows_committed + i, f"note {rows_committed + i} of {writer}", int(time.time() * 1000))
                 for i in range(rows_per_transaction)

@@ -15,10 +15,11 @@ import { isContenderTable, type LegacyWriterSettings } from './protocol.js';
 const settings = readSettings<LegacyWriterSettings>();
 if (!isContenderTable(settings.table)) throw new Error(`not a table a contender may write to: ${settings.table}`);
 const db = new Database(settings.database, { timeout: settings.busyTimeoutMs ?? 5000 });
-// Its own table, made when missing (as an old script does on its first run); IF NOT EXISTS
-// writes nothing when the table is there.
-db.exec(`CREATE TABLE IF NOT EXISTS ${settings.table} (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT, written_at INTEGER)`);
-const insert = db.prepare(`INSERT INTO ${settings.table} (writer, seq, payload, written_at) VALUES (?, ?, ?, ?)`);
+// Its own table, made when missing, as an old script does on its first run: inside the first
+// round, so that a lock met there is counted like any other (IF NOT EXISTS writes nothing once
+// the table is there).
+const createTable = `CREATE TABLE IF NOT EXISTS ${settings.table} (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT, written_at INTEGER)`;
+let insert: Database.Statement | undefined;
 const errors = new ErrorTally();
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -41,6 +42,10 @@ let rowsCommitted = 0;
 const elapsedMs = await runRounds(settings, () => {
   const started = performance.now();
   try {
+    if (!insert) {
+      db.exec(createTable);
+      insert = db.prepare(`INSERT INTO ${settings.table} (writer, seq, payload, written_at) VALUES (?, ?, ?, ?)`);
+    }
     db.exec('BEGIN');
     for (let i = 0; i < settings.rowsPerTransaction; i++) {
       insert.run(settings.writer, rowsCommitted + i, `note ${rowsCommitted + i} of ${settings.writer}`, Date.now());
