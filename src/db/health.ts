@@ -11,10 +11,13 @@ import type { Database } from 'better-sqlite3';
 import { InvalidOptionError, isLockError } from '../errors.js';
 import { DEFAULT_FLAGS, type Flags } from '../flags/index.js';
 import type { Logger } from '../logger.js';
+import { readRecentAlerts, readWalPin, readWriterRecord, type StoredAlert, type WalPin, type WriterRecord } from './doctor/writer-records.js';
 import { findLockHolders, type LockHolder } from './lock-holders.js';
 import { checkDatabasePath } from './open.js';
+import { findLeaseHolders, findProcessesWithDatabase, type LeaseHolder, type OpenProcess } from './processes.js';
 import { withReader, type ReadPool } from './read-pool.js';
 import { resolveTableNames, tableExists, type TableNames } from './schema.js';
+import { bundledSqliteVersion, describeWalResetStatus, isAffectedByWalResetBug, parseSqliteVersionStrict } from './sqlite-version.js';
 
 /** The monitoring convention: OK, WARNING, CRITICAL, and UNKNOWN when the check itself could not run. */
 export type HealthStatus = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
@@ -97,7 +100,22 @@ export interface HealthOptions {
   readonly tables?: Partial<TableNames>;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
+  /** The SQLite version the engine runs on, judged for the WAL-reset bug. @default the bundled SQLite */
+  readonly sqliteVersion?: string;
+  /** Look for the other processes that have the database open and their SQLite (Linux /proc). @default true */
+  readonly listProcesses?: boolean;
 }
+
+/** The engine that holds the single-writer lease: what it recorded, and who holds `<database>-lease` now. */
+export interface HealthWriter {
+  /** What the engine recorded in `writer_state` (key `writer`); null when nothing is recorded. */
+  recorded: WriterRecord | null;
+  /** The processes holding a lock on `<database>-lease` right now (the running engine). */
+  leaseHolders: LeaseHolder[];
+}
+
+/** How far back `recentAlerts` reaches. */
+export const RECENT_ALERTS_MS = 10 * 60_000;
 
 /** One health sample, as `health --json` prints it and `--watch` appends it to the history file. */
 export interface HealthSample {
@@ -125,6 +143,17 @@ export interface HealthSample {
   probeLatencyMs: number | null;
   /** Locks other processes hold on the database or its -shm file (this process left out). */
   lockHolders: LockHolder[];
+  /** The SQLite the engine runs on (bundled with better-sqlite3) and whether it has the WAL-reset bug. */
+  sqliteVersion: string;
+  sqliteAffected: boolean;
+  /** Other processes that have the database, its -wal or its -shm open, with the SQLite they loaded where it can be told. */
+  processes: OpenProcess[];
+  /** A reader pinning the WAL, as the writer recorded it; null when none (or before schema 2). */
+  walPin: WalPin | null;
+  /** The writer holding the lease; null when no engine recorded itself and nobody holds the lease. */
+  writer: HealthWriter | null;
+  /** Alerts the engine recorded in the last 10 minutes, newest first (at most 20). */
+  recentAlerts: StoredAlert[];
   status: HealthStatus;
   /** Why the status is not OK, one sentence each, worst first. */
   problems: string[];
@@ -236,10 +265,49 @@ function emptySample(path: string, thresholds: HealthThresholds): HealthSample {
     batchFailureRate: null,
     probeLatencyMs: null,
     lockHolders: [],
+    sqliteVersion: '',
+    sqliteAffected: false,
+    processes: [],
+    walPin: null,
+    writer: null,
+    recentAlerts: [],
     status: 'UNKNOWN',
     problems: [],
     thresholds,
   };
+}
+
+/**
+ * What the neighbours mean for the status: an engine SQLite with the WAL-reset bug while the
+ * database is in WAL mode is CRITICAL; another process with such a SQLite is a WARNING naming
+ * it; a reader pinning the WAL is a WARNING naming its pid.
+ */
+export function evaluateNeighbours(sample: Pick<HealthSample, 'journalMode' | 'sqliteVersion' | 'sqliteAffected' | 'processes' | 'walPin'>): Array<{ status: HealthStatus; problem: string }> {
+  const found: Array<{ status: HealthStatus; problem: string }> = [];
+  const wal = sample.journalMode === 'wal';
+  if (sample.sqliteAffected && wal) {
+    found.push({ status: 'CRITICAL', problem: `the engine's ${describeWalResetStatus(sample.sqliteVersion)}, and the database is in WAL mode: turn wal_mode off (\`league-backfill flags disable wal_mode\`) until better-sqlite3 is upgraded` });
+  }
+  for (const other of sample.processes) {
+    const version = other.sqlite?.version;
+    if (!wal || version === undefined || version === null || !isAffectedByWalResetBug(version)) continue;
+    found.push({
+      status: 'WARNING',
+      problem: `pid ${other.pid} (${other.command || 'command unknown'}) has the database open with ${describeWalResetStatus(version)} ` +
+        `(library ${other.sqlite?.path}${other.sqlite?.method === 'package' ? `, package ${other.sqlite.package}` : ''}); ` +
+        'upgrade that program\'s SQLite, or keep it from writing while the engine runs',
+    });
+  }
+  const pin = sample.walPin;
+  if (pin !== null && pin.alive !== false) {
+    const who = pin.pid === null ? 'a reader' : `pid ${pin.pid}${pin.command ? ` (${pin.command})` : ''}`;
+    found.push({
+      status: 'WARNING',
+      problem: `${who} pins the WAL${pin.since ? ` since ${pin.since}` : ''}${pin.walBytes !== null ? ` (WAL ${formatMb(pin.walBytes)})` : ''}: ` +
+        'it holds a read transaction open on an old snapshot, so checkpoints cannot finish and the WAL grows; end that read transaction (close the notebook cell, commit or roll back)',
+    });
+  }
+  return found;
 }
 
 /**
@@ -253,8 +321,11 @@ export async function checkHealth(options: HealthOptions): Promise<HealthSample>
   if (typeof options.path !== 'string' || options.path.trim() === '') throw new InvalidOptionError('path', 'the path of a database file', options.path);
   const tables = resolveTableNames(options.tables);
   options.signal?.throwIfAborted();
+  const sqliteVersion = parseSqliteVersionStrict(options.sqliteVersion ?? bundledSqliteVersion(), 'sqliteVersion').text;
   const path = options.path;
   const sample = emptySample(path, thresholds);
+  sample.sqliteVersion = sqliteVersion;
+  sample.sqliteAffected = isAffectedByWalResetBug(sqliteVersion);
 
   const absolute = resolve(path);
   if (!existsSync(absolute)) {
@@ -270,6 +341,7 @@ export async function checkHealth(options: HealthOptions): Promise<HealthSample>
   }
   sample.databaseBytes = fileSize(absolute);
   sample.walBytes = fileSize(`${absolute}-wal`);
+  if (options.listProcesses !== false) sample.processes = findProcessesWithDatabase(absolute, { excludeSelf: true });
 
   try {
     const measured = await withReader({
@@ -287,6 +359,9 @@ export async function checkHealth(options: HealthOptions): Promise<HealthSample>
       const pageCount = Number(db.pragma('page_count', { simple: true }));
       const freePages = Number(db.pragma('freelist_count', { simple: true }));
       const rates = tableExists(db, tables.writerMetrics) ? writerRates(db, tables.writerMetrics, Date.now()) : null;
+      const walPin = readWalPin(db);
+      const writerRecord = readWriterRecord(db);
+      const recentAlerts = readRecentAlerts(db, Date.now() - RECENT_ALERTS_MS);
       const probe = db.prepare(tableExists(db, tables.jobLog) ? `SELECT count(*) FROM ${tables.jobLog}` : 'SELECT count(*) FROM sqlite_master');
       const timings: number[] = [];
       for (let i = 0; i < 3; i++) {
@@ -294,7 +369,7 @@ export async function checkHealth(options: HealthOptions): Promise<HealthSample>
         probe.get();
         timings.push(performance.now() - started);
       }
-      return { journalMode, pageSize, pageCount, freePages, rates, probeLatencyMs: round(median(timings)) };
+      return { journalMode, pageSize, pageCount, freePages, rates, probeLatencyMs: round(median(timings)), walPin, writerRecord, recentAlerts };
     });
     sample.journalMode = measured.journalMode;
     sample.pageSize = measured.pageSize;
@@ -306,9 +381,15 @@ export async function checkHealth(options: HealthOptions): Promise<HealthSample>
     sample.batchFailureRate = measured.rates?.batchFailureRate ?? null;
     sample.probeLatencyMs = measured.probeLatencyMs;
     sample.lockHolders = findLockHolders(absolute).filter((holder) => !holder.self);
+    sample.walPin = measured.walPin;
+    sample.recentAlerts = measured.recentAlerts;
+    const leaseHolders = findLeaseHolders(absolute);
+    sample.writer = measured.writerRecord === null && leaseHolders.length === 0 ? null : { recorded: measured.writerRecord, leaseHolders };
     const verdict = evaluateHealth(sample, thresholds);
-    sample.status = verdict.status;
-    sample.problems.push(...verdict.problems);
+    const neighbours = evaluateNeighbours(sample);
+    sample.status = neighbours.reduce<HealthStatus>((worst, found) => worseStatus(worst, found.status), verdict.status);
+    const problems = [...neighbours.filter((f) => f.status === 'CRITICAL').map((f) => f.problem), ...verdict.problems, ...neighbours.filter((f) => f.status !== 'CRITICAL').map((f) => f.problem)];
+    sample.problems.push(...problems);
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
     sample.lockHolders = findLockHolders(absolute).filter((holder) => !holder.self);

@@ -11,6 +11,8 @@ import { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from '../writer/retry.js';
 import type { RetryPolicy } from '../writer/protocol.js';
 import { checkDatabasePath } from './open.js';
 import { fileSystemOf } from './filesystem.js';
+import { findProcessesWithDatabase } from './processes.js';
+import { bundledSqliteVersion, describeWalResetStatus, isAffectedByWalResetBug, parseSqliteVersionStrict } from './sqlite-version.js';
 
 export interface ValidationCheck {
   name: string;
@@ -42,6 +44,8 @@ export interface ValidateOptions {
    * as the backfill would. @default true
    */
   createFolder?: boolean;
+  /** The SQLite version to judge (tests inject one). @default the bundled SQLite */
+  sqliteVersion?: string;
 }
 
 const MIN_SQLITE = [3, 8, 2] as const;
@@ -51,9 +55,7 @@ export async function validateEnvironment(options: ValidateOptions): Promise<Val
   const checks: ValidationCheck[] = [];
   const add = (name: string, ok: boolean, required: boolean, detail: string): void => void checks.push({ name, ok, required, detail });
 
-  const probe = new BetterSqlite3(':memory:');
-  const sqliteVersion = String((probe.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v);
-  probe.close();
+  const sqliteVersion = parseSqliteVersionStrict(options.sqliteVersion ?? bundledSqliteVersion(), 'sqliteVersion').text;
   const sqliteOk = compareVersions(sqliteVersion.split('.').map(Number), MIN_SQLITE) >= 0;
   add('sqlite version', sqliteOk, true, `SQLite ${sqliteVersion} (bundled with better-sqlite3); at least ${MIN_SQLITE.join('.')} is needed for WAL and BEGIN IMMEDIATE`);
 
@@ -64,11 +66,18 @@ export async function validateEnvironment(options: ValidateOptions): Promise<Val
   try {
     const state = await loadFlags(options.flagsPath);
     flags = effectiveFlags(state.flags);
-    add('flags file', true, true, state.exists ? `${options.flagsPath} is valid` : `${options.flagsPath} does not exist: the recommended profile applies`);
+    const workload = state.workload === 'mixed' ? '' : `; workload ${state.workload}${flags.pragma_optimizations ? '' : ' (not applied while pragma_optimizations is off)'}`;
+    add('flags file', true, true, `${state.exists ? `${options.flagsPath} is valid` : `${options.flagsPath} does not exist: the recommended profile applies`}${workload}`);
   } catch (error) {
     add('flags file', false, true, (error as Error).message);
   }
   const walWanted = flags?.wal_mode ?? true;
+
+  // The WAL-reset bug loses committed writes only in WAL mode: required when WAL is wanted.
+  const affected = isAffectedByWalResetBug(sqliteVersion);
+  add('wal-reset bug', !affected, walWanted, affected
+    ? `${describeWalResetStatus(sqliteVersion)}${walWanted ? '; the engine refuses to start with wal_mode on' : '; wal_mode is off, so it cannot strike'}`
+    : describeWalResetStatus(sqliteVersion));
 
   const databasePath = resolve(options.databasePath);
   const folder = nearestExistingFolder(dirname(databasePath));
@@ -107,6 +116,16 @@ export async function validateEnvironment(options: ValidateOptions): Promise<Val
     const wal = probeSqlite(folder);
     add('wal support', wal.wal === 'wal', walWanted, wal.wal === 'wal' ? 'SQLite took journal_mode=WAL in this folder' : `SQLite refused WAL in this folder (journal_mode=${wal.wal})`);
     add('mmap', wal.mmap > 0, flags?.aggressive_caching ?? false, wal.mmap > 0 ? `memory-mapped I/O works (mmap_size read back ${formatBytes(wal.mmap)})` : 'SQLite did not take mmap_size here; aggressive_caching would fall back to ordinary reads');
+  }
+
+  if (existsSync(databasePath)) {
+    const others = findProcessesWithDatabase(databasePath, { excludeSelf: true });
+    const risky = others.filter((other) => other.sqlite?.version != null && isAffectedByWalResetBug(other.sqlite.version));
+    add('other processes', risky.length === 0, false, others.length === 0
+      ? 'no other process has the database open'
+      : risky.length === 0
+        ? `${others.length} other process${others.length === 1 ? ' has' : 'es have'} the database open (pid ${others.map((o) => o.pid).join(', ')}); none with a SQLite known to have the WAL-reset bug`
+        : risky.map((o) => `pid ${o.pid} (${o.command || 'command unknown'}) has the database open with ${describeWalResetStatus(o.sqlite?.version ?? '')}`).join('; '));
   }
 
   const policy = flags?.retry_logic === false ? { ...DEFAULT_RETRY_POLICY, attempts: 1 } : options.retry ?? DEFAULT_RETRY_POLICY;

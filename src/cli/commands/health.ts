@@ -6,20 +6,23 @@
 import type { Command } from 'commander';
 import {
   appendHealthHistory,
+  BackfillError,
   checkHealth,
+  DEFAULT_FLAGS,
   DEFAULT_HEALTH_THRESHOLDS,
   defaultHistoryPath,
+  describeHolders,
   HEALTH_EXIT_CODES,
+  InvalidOptionError,
+  loadFlags,
+  ReadPool,
   resolveHealthThresholds,
   watchHealth,
   worseStatus,
+  type Flags,
   type HealthSample,
   type HealthThresholds,
-} from '../../db/health.js';
-import { describeHolders } from '../../db/lock-holders.js';
-import { ReadPool } from '../../db/read-pool.js';
-import { BackfillError, InvalidOptionError } from '../../errors.js';
-import { DEFAULT_FLAGS, loadFlags, type Flags } from '../../flags/index.js';
+} from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
 import { parseInteger, parseNumber } from '../parse.js';
 
@@ -234,7 +237,48 @@ export function formatHealthSample(sample: HealthSample): string {
     );
   }
   if (sample.journalMode !== null || sample.lockHolders.length > 0) lines.push(...holderLines(sample));
+  if (sample.exists) lines.push(...neighbourLines(sample));
   return `${lines.join('\n')}\n`;
+}
+
+/** The engine's SQLite, the writer and its lease, a WAL pin, the other processes with the file open, and recent alerts. */
+function neighbourLines(sample: HealthSample): string[] {
+  const lines = [`  sqlite             ${sample.sqliteVersion}${sample.sqliteAffected ? ' (has the WAL-reset bug: see above)' : ' (not affected by the WAL-reset bug)'}`];
+  const writer = sample.writer;
+  if (writer === null) {
+    lines.push('  writer             none (no engine holds the lease)');
+  } else {
+    const holder = writer.leaseHolders[0];
+    const recorded = writer.recorded;
+    const running = holder !== undefined
+      ? `pid ${holder.pid}${holder.command ? ` (${holder.command})` : ''} holds the lease`
+      : 'nobody holds the lease now';
+    const note = recorded === null ? '' : `; last recorded: pid ${recorded.pid ?? '?'}${recorded.startedAt ? ` since ${recorded.startedAt}` : ''}${recorded.alive === false ? ' (no longer running)' : ''}`;
+    lines.push(`  writer             ${running}${note}`);
+  }
+  const pin = sample.walPin;
+  lines.push(pin === null
+    ? '  WAL pin            none'
+    : `  WAL pin            pid ${pin.pid ?? '?'}${pin.command ? ` (${pin.command})` : ''}${pin.since ? ` since ${pin.since}` : ''}${pin.alive === false ? ' (that process has ended)' : ''}`);
+  if (sample.processes.length === 0) {
+    lines.push('  other processes    none have the database open');
+  } else {
+    sample.processes.forEach((other, index) => {
+      const library = other.sqlite === null ? 'no SQLite library found in its maps'
+        : other.sqlite.version === null ? `SQLite from ${other.sqlite.path}, version unknown`
+          : `SQLite ${other.sqlite.version} (${other.sqlite.path})`;
+      lines.push(`  ${index === 0 ? 'other processes' : '               '}    pid ${other.pid} (${other.command || 'command unknown'}): ${other.files.join(', ')} open; ${library}`);
+    });
+  }
+  if (sample.recentAlerts.length === 0) {
+    lines.push('  alerts             none in the last 10 minutes');
+  } else {
+    sample.recentAlerts.slice(0, 5).forEach((alert, index) => {
+      lines.push(`  ${index === 0 ? 'alerts' : '      '}             ${alert.at} ${alert.level}: ${alert.message}`);
+    });
+    if (sample.recentAlerts.length > 5) lines.push(`                     ... and ${sample.recentAlerts.length - 5} more (health --json lists them)`);
+  }
+  return lines;
 }
 
 function holderLines(sample: HealthSample): string[] {

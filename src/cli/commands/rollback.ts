@@ -1,14 +1,17 @@
 import type { Command } from 'commander';
-import { InvalidOptionError, USAGE_ERROR_CODES } from '../../errors.js';
-import { RollbackError, rollbackEverything, type DatabaseRollback, type RollbackResult } from '../../db/rollback.js';
-import { describeFlags } from '../../flags/index.js';
+import {
+  describeFlags, formatDuration, InvalidOptionError, rollbackDrill, RollbackError, rollbackEverything,
+  type DatabaseRollback, type RollbackDrillResult, type RollbackResult,
+} from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
 import { EXIT } from '../main.js';
 import { parseNumber } from '../parse.js';
 
 export function describe(command: Command): void {
   command
-    .option('--reason <text>', 'why the rollback is done; written to the rollback log (required)')
+    .option('--reason <text>', 'why the rollback is done; written to the rollback log (required, except with --drill)')
+    .option('--drill', 'a drill: run the rollback on a verified backup copy (the live database and flags are only read), check it, and record it for `rollout`')
+    .option('--keep-copy', 'with --drill: keep the rolled-back copy and print its path')
     .option('--wait-seconds <s>', 'how long to wait for other processes to close the databases before giving up with nothing changed (0-3600)',
       (v) => parseNumber(v, '--wait-seconds', 0, 3600), 10)
     .addHelpText('after', `
@@ -20,8 +23,15 @@ Nothing changes until every database can be switched: when another process has a
 open (a running backfill, a dashboard, a notebook), the rollback waits up to --wait-seconds,
 then stops with nothing changed and says which processes to stop.
 
+A drill (--drill) makes a verified backup beside the database, puts it in the live journal
+mode, rolls the copy back with a copy of the flags file, checks that every row is still there,
+the copy is in DELETE mode and passes the integrity check, then removes it and records the drill
+in rollback_drills.jsonl beside the flags file. \`rollout next\` needs a passed drill at the
+current step. Exit 0 when the drill passed, 1 when it failed.
+
 Examples:
   league-backfill rollback --reason "lock errors after enabling wal_mode"
+  league-backfill rollback --drill
   league-backfill rollback --db data/league_analytics.db --reason "disk full" --wait-seconds 30 --json
 
 Exit codes: 0 rolled back, 1 could not (busy; nothing changed, run again), 2 bad usage, or the
@@ -31,10 +41,17 @@ flags file does not load (the databases were rolled back, the file was left as i
 interface RollbackCliOptions {
   reason?: string;
   waitSeconds: number;
+  drill?: boolean;
+  keepCopy?: boolean;
 }
+
+/** Codes that mean bad input: exit 2 (the same set as the CLI's USAGE_ERROR_CODES). */
+const USAGE_CODES = new Set(['ERR_INVALID_OPTION', 'ERR_FLAGS_FILE', 'ERR_DATABASE_OPEN', 'ERR_AUTH', 'ERR_INPUT']);
 
 export async function run(context: CliContext, raw: Record<string, unknown>): Promise<number> {
   const options = raw as unknown as RollbackCliOptions;
+  if (options.keepCopy === true && options.drill !== true) throw new InvalidOptionError('--keep-copy', 'used with --drill', true, 'Add --drill');
+  if (options.drill === true) return runDrill(context, options);
   if (options.reason === undefined || options.reason.trim() === '') {
     throw new InvalidOptionError('--reason', 'a short text saying why the rollback is done, written to the rollback log, such as --reason "lock errors after enabling wal_mode"',
       options.reason, 'Nothing was changed');
@@ -55,11 +72,42 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
     context.stderr.write(`league-backfill: ${error.message}\n`);
     if (context.json) printJson(context, error.result);
     else context.stdout.write(formatRollback(error.result));
-    return USAGE_ERROR_CODES.has(error.code) ? EXIT.usage : error.code === 'ERR_ABORTED' ? EXIT.interrupted : EXIT.failed;
+    return USAGE_CODES.has(error.code) ? EXIT.usage : error.code === 'ERR_ABORTED' ? EXIT.interrupted : EXIT.failed;
   }
   if (context.json) printJson(context, result);
   else context.stdout.write(formatRollback(result));
   return EXIT.ok;
+}
+
+async function runDrill(context: CliContext, options: RollbackCliOptions): Promise<number> {
+  const result = await rollbackDrill({
+    database: context.databasePath,
+    flagsPath: context.flagsPath,
+    keepCopy: options.keepCopy === true,
+    logger: context.logger,
+    signal: context.signal,
+  });
+  if (context.json) printJson(context, result);
+  else context.stdout.write(formatDrill(result));
+  return result.status === 'passed' ? EXIT.ok : EXIT.failed;
+}
+
+/** The human summary of a drill. */
+export function formatDrill(result: RollbackDrillResult): string {
+  const lines = [`Rollback drill ${result.status === 'passed' ? 'PASSED' : 'FAILED'} in ${formatDuration(result.durationMs)} on a copy of ${result.database}`];
+  lines.push(`  flags     ${result.flagsPath}: ${result.flagsAtDrill === null ? 'could not be read' : describeFlags(result.flagsAtDrill)} (left unchanged)`);
+  if (result.copy !== null) {
+    const rows = Object.entries(result.copy.rows).map(([table, count]) => `${table} ${count.toLocaleString('en-US')}`).join(', ');
+    lines.push(`  copy      ${formatBytes(result.copy.sizeBytes)}, verified (${rows})${result.copy.kept ? `, kept at ${result.copy.path}` : ', removed after the drill'}`);
+  }
+  if (result.rollback !== null) {
+    lines.push(`  rollback  ${result.rollback.status} in ${formatDuration(result.rollback.durationMs)}: journal mode ${result.rollback.journalModeBefore} -> ${result.rollback.journalModeAfter}, ` +
+      `${result.rollback.checkpointedFrames} WAL frames checkpointed, rows ${result.rollback.rowsEqual ? 'kept' : 'CHANGED'}` +
+      `${result.rollback.flagsTurnedOff.length > 0 ? `, flags turned off: ${result.rollback.flagsTurnedOff.join(', ')}` : ''}`);
+  }
+  for (const problem of result.problems) lines.push(`  ! ${problem}`);
+  lines.push(`  recorded in ${result.logPath}`);
+  return `${lines.join('\n')}\n`;
 }
 
 const STATUS_TITLES = {

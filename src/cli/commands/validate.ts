@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { validateEnvironment } from '../../db/validate.js';
+import { validateEnvironment } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
 import { EXIT } from '../main.js';
 

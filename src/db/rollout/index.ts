@@ -1,0 +1,11 @@
+export { judgeCriteria, resolveRolloutOptions, rolloutBack, rolloutNext, rolloutStatus, RolloutRefusedError } from './rollout.js';
+export type { ResolvedRolloutOptions, RolloutOptions, RolloutStatus, RolloutTransition } from './rollout.js';
+export { flagsAtStep, ROLLOUT_STEPS } from './steps.js';
+export type { RolloutStepName } from './steps.js';
+export { measureSince, takePoint } from './figures.js';
+export type { MeasurePoint, RolloutFigures } from './figures.js';
+export { loadRolloutState, readDrills, rolloutStatePath, RolloutStateError } from './state.js';
+export type { RolloutCriterion, RolloutLogEntry, RolloutState } from './state.js';
+export { defaultDrillLogPath, rollbackDrill, DRILL_LOG_FILE_NAME } from './drill.js';
+export type { RollbackDrillOptions, RollbackDrillResult } from './drill.js';
+export { formatDuration, parseDuration } from './duration.js';
