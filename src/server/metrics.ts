@@ -163,7 +163,8 @@ export function databaseMetrics(): DatabaseMetrics {
       setCounter(extra.yields, writer?.yields ?? 0);
       setCounter(extra.yieldSeconds, (writer?.yieldMs ?? 0) / 1000);
       setCounter(extra.neighbourCommits, writer?.neighbourCommits ?? 0);
-      extra.walPinned.set(snapshot.walPin !== null ? 1 : 0);
+      // A pin whose process has ended pins nothing: the writer clears it at its next checkpoint.
+      extra.walPinned.set(snapshot.walPin !== null && snapshot.walPin.alive !== false ? 1 : 0);
       extra.walMaxBytes.set(snapshot.minutes.at(-1)?.maxWalBytes ?? 0);
       extra.writerRunning.set(snapshot.lease?.alive === true ? 1 : 0);
       extra.databaseBytes.set(snapshot.database.databaseBytes);

@@ -99,6 +99,14 @@ export const PAGE_SCRIPT = String.raw`
     if (s < 86400) return dec(s / 3600, 1) + ' h ago';
     return dec(s / 86400, 1) + ' days ago';
   }
+  /** A command line cut to fit a line; the full text goes in the element's title. */
+  function short(text, max) {
+    if (!text) return '';
+    return text.length > max ? text.slice(0, max - 1) + '…' : text;
+  }
+  function pinOf(p) {
+    return 'pid ' + (p.pid === null ? '?' : p.pid) + (p.command ? ' (' + short(p.command, 70) + ')' : '');
+  }
   function empty(message, detail) {
     return el('div', { class: 'empty' }, el('div', null, [el('b', { text: message }), detail ? el('div', { text: detail }) : null]));
   }
@@ -111,14 +119,16 @@ export const PAGE_SCRIPT = String.raw`
   }
 
   // ---- charts -----------------------------------------------------------------------------
-  function niceStep(raw) {
+  function niceStep(raw, integer) {
     if (raw <= 0) return 1;
     var p = Math.pow(10, Math.floor(Math.log10(raw)));
     var f = raw / p;
-    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * p;
+    var step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 && !(integer && p < 10) ? 2.5 : f <= 5 ? 5 : 10) * p;
+    return integer ? Math.max(1, Math.round(step)) : step;
   }
-  function axis(maxValue, ticks) {
-    var step = niceStep((maxValue > 0 ? maxValue : 1) / ticks);
+  /** Ticks from 0 to a round top; counts (integer) get whole-number ticks. */
+  function axis(maxValue, ticks, integer) {
+    var step = niceStep((maxValue > 0 ? maxValue : integer ? ticks : 1) / ticks, integer);
     var top = Math.max(step, Math.ceil(maxValue / step) * step);
     var values = [];
     for (var v = 0; v <= top + step / 1000; v += step) values.push(v);
@@ -162,7 +172,7 @@ export const PAGE_SCRIPT = String.raw`
       maxValue = Math.max(maxValue, sum);
     }
     (opts.thresholds || []).forEach(function (t) { if (t.always) maxValue = Math.max(maxValue, t.value * 1.15); });
-    var scale = axis(maxValue, 4);
+    var scale = axis(maxValue, 4, opts.integer);
     yAxis(frame, m, scale, opts.format);
     thresholdLines(frame, m, scale, opts.thresholds);
     var plotW = frame.width - m.l - m.r;
@@ -208,10 +218,11 @@ export const PAGE_SCRIPT = String.raw`
     var from = now - opts.windowMs;
     var maxValue = 0;
     opts.points.forEach(function (p) { maxValue = Math.max(maxValue, p.y); });
-    var scale = axis(maxValue, 4);
+    var scale = axis(maxValue, 4, true);
     yAxis(frame, m, scale, opts.format);
     var plotW = frame.width - m.l - m.r;
     var plotH = frame.height - m.t - m.b;
+    if (maxValue === 0) frame.root.appendChild(svg('text', { x: m.l + plotW / 2, y: m.t + plotH / 2, 'text-anchor': 'middle', class: 'idle-note', text: opts.idleText }));
     function X(t) { return m.l + ((t - from) / opts.windowMs) * plotW; }
     function Y(v) { return m.t + plotH - (v / scale.top) * plotH; }
     var pts = opts.points.filter(function (p) { return p.t >= from; });
@@ -234,10 +245,13 @@ export const PAGE_SCRIPT = String.raw`
         frame.root.appendChild(hit);
       });
     }
-    var minutes = Math.round(opts.windowMs / 60000);
-    for (var k = 0; k <= minutes; k++) {
-      var t = from + k * 60000;
-      frame.root.appendChild(svg('text', { x: X(t).toFixed(1), y: frame.height - 6, 'text-anchor': k === 0 ? 'start' : k === minutes ? 'end' : 'middle', text: k === minutes ? 'now' : '-' + (minutes - k) + ' min' }));
+    var tickMs = opts.windowMs <= 60000 ? 10000 : opts.windowMs <= 120000 ? 20000 : 60000;
+    var ticks = Math.round(opts.windowMs / tickMs);
+    for (var k = 0; k <= ticks; k++) {
+      var t = from + k * tickMs;
+      var back = (ticks - k) * tickMs;
+      var text = back === 0 ? 'now' : back < 60000 ? '-' + back / 1000 + ' s' : back % 60000 === 0 ? '-' + back / 60000 + ' min' : '-' + back / 1000 + ' s';
+      frame.root.appendChild(svg('text', { x: X(t).toFixed(1), y: frame.height - 6, 'text-anchor': k === 0 ? 'start' : k === ticks ? 'end' : 'middle', text: text }));
     }
     frame.root.setAttribute('data-points', String(pts.length));
     fill(host, frame.root);
@@ -284,10 +298,11 @@ export const PAGE_SCRIPT = String.raw`
     } else if (!state.database.exists) {
       banner.className = 'banner show info';
       fill(banner, [el('b', { text: 'Waiting for ' + state.database.path + '. ' }), 'No such file yet: the page fills in as soon as a backfill creates it.']);
-    } else if (state.walPin) {
+    } else if (state.walPin && state.walPin.alive !== false) {
       banner.className = 'banner show warn';
       var p = state.walPin;
-      fill(banner, [el('b', { text: 'A reader pins the WAL: ' }), 'pid ' + (p.pid === null ? '?' : p.pid) + (p.command ? ' (' + p.command + ')' : '') + (p.since ? ' since ' + isoLabel(p.since) : '') + (p.walBytes !== null ? ', WAL ' + bytes(p.walBytes) : '') + '. Checkpoints cannot finish until it ends its read transaction.']);
+      banner.title = p.command || '';
+      fill(banner, [el('b', { text: 'A reader pins the WAL: ' }), pinOf(p) + (p.since ? ' since ' + isoLabel(p.since) : '') + (p.walBytes !== null ? ', WAL ' + bytes(p.walBytes) : '') + '. Checkpoints cannot finish until it ends its read transaction.']);
     } else {
       banner.className = 'banner';
       fill(banner, null);
@@ -303,9 +318,7 @@ export const PAGE_SCRIPT = String.raw`
     var peak = 0;
     live.forEach(function (p) { peak = Math.max(peak, p.rowsPerSecond); });
     var minutes = state.minutes;
-    var bestMinute = 0;
-    minutes.forEach(function (m) { bestMinute = Math.max(bestMinute, minuteRate(state, m)); });
-    kpi('rows-per-second', now === null ? '–' : int(now), 'rows/s', 'peak ' + int(peak) + '/s live · best minute ' + int(bestMinute) + '/s', COLORS.cyan);
+    kpi('rows-per-second', now === null ? '–' : int(now), 'rows/s', live.length > 1 ? 'peak ' + int(peak) + '/s (last 5 min)' : 'sampled every ' + dec(state.intervalMs / 1000, 1) + ' s', COLORS.cyan);
     if (jobs) {
       var done = jobs.byState.completed || 0;
       kpi('jobs', int(done) + ' / ' + int(jobs.jobs), null, int(jobs.byState.running || 0) + ' running · ' + int(jobs.byState.failed || 0) + ' failed', COLORS.blue);
@@ -317,11 +330,11 @@ export const PAGE_SCRIPT = String.raw`
     kpi('transactions', writer ? int(writer.transactions) : '–', null, writer ? int(writer.batches) + ' batches · ' + int(writer.failedBatches) + ' failed' : 'no writer_metrics yet', COLORS.purple);
     var lastMinute = minutes.length > 0 ? minutes[minutes.length - 1] : null;
     var locksNow = lastMinute && lastMinute.minute >= Math.floor(Date.now() / 60000) - 1 ? lastMinute.locks : 0;
-    kpi('locks', writer ? int(writer.locks) : '–', null, writer ? int(locksNow) + ' in the latest minute · ' + int(writer.retries) + ' retries' : 'no writer_metrics yet', writer && writer.locks > 0 ? COLORS.orange : COLORS.green);
+    kpi('locks', writer ? int(writer.locks) : '–', null, writer ? int(locksNow) + ' this minute · ' + int(writer.retries) + ' retries' : 'no writer_metrics yet', writer && writer.locks > 0 ? COLORS.orange : COLORS.green);
     kpi('wal', bytes(state.database.walBytes), null, state.database.journalMode ? 'journal mode ' + state.database.journalMode : 'journal mode unknown', state.walPin ? COLORS.yellow : COLORS.cyan);
     var counts = state.alertCounts;
     var totalAlerts = counts ? (counts.info || 0) + (counts.warning || 0) + (counts.critical || 0) : null;
-    kpi('alerts', counts ? int(totalAlerts) : '–', null, counts ? int(counts.critical || 0) + ' critical · ' + int(counts.warning || 0) + ' warning · ' + int(counts.info || 0) + ' info' : 'recorded from schema 2', counts && counts.critical > 0 ? COLORS.red : counts && counts.warning > 0 ? COLORS.yellow : COLORS.green);
+    kpi('alerts', counts ? int(totalAlerts) : '–', null, counts ? int(counts.critical || 0) + ' crit · ' + int(counts.warning || 0) + ' warn · ' + int(counts.info || 0) + ' info' : 'recorded from schema 2', counts && counts.critical > 0 ? COLORS.red : counts && counts.warning > 0 ? COLORS.yellow : COLORS.green);
   }
 
   function renderJobsByState(state) {
@@ -350,15 +363,24 @@ export const PAGE_SCRIPT = String.raw`
       legend.appendChild(el('div', { class: 'count', 'data-state': s, text: int(jobs.byState[s]) }));
       legend.appendChild(el('div', { class: 'pct', text: dec((100 * jobs.byState[s]) / jobs.jobs, 1) + ' %' }));
     });
-    fill(host, [stack, legend]);
+    var mini = el('div', { class: 'mini' }, [
+      ['Pages fetched', int(jobs.pagesFetched)], ['Rows fetched', int(jobs.rowsFetched)], ['Ignored (stored before)', int(jobs.rowsIgnored)],
+      ['Rejected records', int(jobs.rowsRejected)], ['Most retries of one operation', int(jobs.maxRetryCount)], ['Time in lock retries', ms(jobs.totalRetryTime * 1000)],
+    ].map(function (pair) { return el('div', null, [el('div', { class: 'label', text: pair[0] }), el('div', { class: 'num', text: pair[1] })]); }));
+    fill(host, [stack, legend, mini]);
   }
 
   function renderLive(state) {
     var host = $('body-live');
     if (state.live.length < 2) return fill(host, empty('Collecting samples…', 'This chart starts when the dashboard does: one point per sample, every ' + dec(state.intervalMs / 1000, 1) + ' s.'));
+    // The window grows with the samples, from one minute to five, so a short run is not a sliver at the edge.
+    var newest = state.live[state.live.length - 1].t;
+    var span = newest - state.live[0].t;
+    var windowMs = span <= 60000 ? 60000 : span <= 120000 ? 120000 : 300000;
     lineChart(host, {
-      id: 'rows-live', title: 'Rows inserted per second, live', color: COLORS.cyan, unit: 'rows/s', windowMs: 5 * 60000, now: state.live[state.live.length - 1].t,
+      id: 'rows-live', title: 'Rows inserted per second, live', color: COLORS.cyan, unit: 'rows/s', windowMs: windowMs, now: newest,
       points: state.live.map(function (p) { return { t: p.t, y: p.rowsPerSecond }; }), format: compact,
+      idleText: 'No rows inserted in this window',
     });
   }
 
@@ -382,7 +404,7 @@ export const PAGE_SCRIPT = String.raw`
     $('total-locks').textContent = int(state.writer.locks) + ' locks · ' + ms(state.writer.lockWaitMs) + ' waited';
     if (state.minutes.length === 0) return fill(host, empty('No minutes recorded yet', ''));
     barChart(host, {
-      id: 'locks-per-minute', title: 'Lock waits per minute', labels: minuteLabels(state), format: compact,
+      id: 'locks-per-minute', title: 'Lock waits per minute', labels: minuteLabels(state), format: compact, integer: true,
       series: [{ name: 'locks', color: COLORS.orange, values: state.minutes.map(function (m) { return m.locks; }) }],
       thresholds: [{ value: 5, label: 'warning > 5', color: COLORS.yellow, always: true }, { value: 10, label: 'critical > 10', color: COLORS.red, always: true }],
       tooltip: function (i) { var m = state.minutes[i]; return minuteLabel(m.minute) + ' · ' + int(m.locks) + ' locks, ' + ms(m.lockWaitMs) + ' waited, ' + int(m.retries) + ' retries'; },
@@ -402,7 +424,7 @@ export const PAGE_SCRIPT = String.raw`
     var rows = state.lockHolders.map(function (h) {
       return el('tr', null, [
         el('td', { class: 'n mono', text: h.pid }),
-        el('td', { class: 'clip mono', title: h.command, text: h.command || '(unknown)' }),
+        el('td', { class: 'clip mono', title: h.command, text: short(h.command, 90) || '(unknown)' }),
         el('td', { class: 'n', text: int(h.waits) }),
         el('td', { class: 'n', text: h.waitMs === null ? '–' : ms(h.waitMs) }),
         el('td', { class: 'n muted', text: h.lastMinute === null ? '–' : minuteLabel(h.lastMinute) }),
@@ -443,9 +465,12 @@ export const PAGE_SCRIPT = String.raw`
       el('div', null, [el('div', { class: 'label', text: 'Checkpoints' }), el('div', { class: 'big', 'data-figure': 'checkpoints', text: w && w.checkpoints !== null ? int(w.checkpoints) : '–' })]),
       el('div', null, [el('div', { class: 'label', text: 'Blocked by a reader' }), el('div', { class: 'big', 'data-figure': 'checkpoints-blocked', text: w && w.checkpointsBlocked !== null ? int(w.checkpointsBlocked) : '–' })]),
     ]);
-    var pin = state.walPin
-      ? el('div', { class: 'pin' }, ['WAL pinned by pid ' + (state.walPin.pid === null ? '?' : state.walPin.pid) + (state.walPin.command ? ' (' + state.walPin.command + ')' : '') + (state.walPin.since ? ', since ' + isoLabel(state.walPin.since) + ' (' + ago(state.walPin.since) + ')' : '')])
-      : el('div', { class: 'ok-line', text: state.database.schemaVersion !== null && state.database.schemaVersion >= 2 ? 'No reader pins the WAL: checkpoints can finish.' : 'WAL pins are recorded from schema version 2.' });
+    var wp = state.walPin;
+    var pin = wp && wp.alive !== false
+      ? el('div', { class: 'pin', title: wp.command || '' }, ['WAL pinned by ' + pinOf(wp) + (wp.since ? ', since ' + isoLabel(wp.since) + ' (' + ago(wp.since) + ')' : '')])
+      : wp
+        ? el('div', { class: 'ok-line', title: wp.command || '', text: 'The last reader that pinned the WAL, ' + pinOf(wp) + ', has ended: checkpoints can finish.' })
+        : el('div', { class: 'ok-line', text: state.database.schemaVersion !== null && state.database.schemaVersion >= 2 ? 'No reader pins the WAL: checkpoints can finish.' : 'WAL pins are recorded from schema version 2.' });
     if (!w) return fill(host, [facts, noWriterMetrics()]);
     if (w.checkpoints === null) return fill(host, [facts, pin, v2Note(state, 'The largest WAL size and checkpoints per minute')]);
     var chart = el('div');
@@ -472,7 +497,7 @@ export const PAGE_SCRIPT = String.raw`
     fill(host, [facts, chart]);
     if (state.minutes.length === 0) return fill(chart, empty('No minutes recorded yet', ''));
     barChart(chart, {
-      id: 'neighbours-per-minute', title: 'Yields and neighbour commits per minute', labels: minuteLabels(state), format: compact, height: 140,
+      id: 'neighbours-per-minute', title: 'Yields and neighbour commits per minute', labels: minuteLabels(state), format: compact, height: 140, integer: true,
       series: [
         { name: 'yields', color: COLORS.blue, values: state.minutes.map(function (m) { return m.yields || 0; }) },
         { name: 'neighbour commits', color: COLORS.yellow, values: state.minutes.map(function (m) { return m.neighbourCommits || 0; }) },

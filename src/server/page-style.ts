@@ -31,7 +31,7 @@ header.top { display: flex; align-items: center; gap: 16px; padding: 10px 20px; 
 
 main { padding: 16px 20px 8px; max-width: 1680px; margin: 0 auto; }
 .banner { display: none; margin: 0 0 12px; padding: 10px 14px; border-radius: var(--radius); border: 1px solid; }
-.banner.show { display: block; }
+.banner.show { display: block; overflow-wrap: anywhere; }
 .banner.error { border-color: rgba(242,73,92,.5); background: rgba(242,73,92,.1); }
 .banner.warn { border-color: rgba(242,204,12,.45); background: rgba(242,204,12,.08); }
 .banner.info { border-color: rgba(87,148,242,.45); background: rgba(87,148,242,.08); }
@@ -67,6 +67,7 @@ svg.chart .bar { transition: opacity .15s; }
 svg.chart .bar:hover, svg.chart .hit:hover + .bar { opacity: .75; }
 svg.chart .threshold { stroke-dasharray: 4 3; stroke-width: 1.2; }
 svg.chart text.threshold-label { font-size: 10.5px; font-weight: 600; }
+svg.chart text.idle-note { font-size: 12px; fill: var(--faint); }
 svg.chart .line { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
 .chart-legend { display: flex; gap: 14px; flex-wrap: wrap; color: var(--muted); font-size: 12px; margin: 2px 0 4px; }
 .chart-legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
@@ -99,6 +100,7 @@ td.clip { max-width: 340px; overflow: hidden; text-overflow: ellipsis; white-spa
 .alerts { list-style: none; margin: 0; padding: 0; }
 .alerts li { display: grid; grid-template-columns: 64px 78px 1fr; gap: 8px; padding: 6px 0; border-bottom: 1px solid #22262d; align-items: baseline; }
 .alerts li:last-child { border-bottom: 0; }
+.alerts li > span { min-width: 0; overflow-wrap: anywhere; }
 .alerts .when { color: var(--muted); font-size: 12px; }
 .alerts .figures { color: var(--muted); font-size: 12px; }
 
@@ -109,7 +111,10 @@ td.clip { max-width: 340px; overflow: hidden; text-overflow: ellipsis; white-spa
 .split { display: grid; grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)); gap: 10px; margin-bottom: 8px; }
 .split .label { color: var(--muted); font-size: 12px; }
 .muted { color: var(--muted); }
-.pin { margin: 4px 0 10px; padding: 8px 10px; border-radius: var(--radius); background: rgba(242,204,12,.08); border: 1px solid rgba(242,204,12,.4); }
+.mini { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 10px 12px; margin-top: 16px; padding-top: 12px; border-top: 1px solid var(--border); }
+.mini .label { color: var(--muted); font-size: 12px; }
+.mini .num { font-size: 15px; font-weight: 600; }
+.pin { overflow-wrap: anywhere; margin: 4px 0 10px; padding: 8px 10px; border-radius: var(--radius); background: rgba(242,204,12,.08); border: 1px solid rgba(242,204,12,.4); }
 .ok-line { margin: 4px 0 10px; color: var(--muted); }
 .ok-line::before { content: "●"; color: var(--green); margin-right: 6px; }
 footer { color: var(--faint); font-size: 12px; padding: 6px 20px 18px; max-width: 1680px; margin: 0 auto; }

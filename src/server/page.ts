@@ -35,8 +35,8 @@ interface PanelSpec {
 /** Every panel: its title, what it shows, and where its figures come from (docs/dashboard.md). */
 const PANELS: readonly PanelSpec[] = [
   { id: 'jobs-state', title: 'Jobs by state', description: 'One job is one league and one season · job_log.status', span: 4, total: true },
-  { id: 'live', title: 'Rows per second · live', description: 'Rows inserted per second between this dashboard\'s samples, last 5 minutes · job_log.rows_inserted', span: 8 },
-  { id: 'rows-minute', title: 'Rows per second · per minute', description: 'Rows the writer committed, per second, averaged over each minute · writer_metrics.rows', span: 6, total: true },
+  { id: 'live', title: 'Rows per second · live', description: 'Rows inserted per second between this dashboard\'s samples (the last 1 to 5 minutes) · job_log.rows_inserted', span: 8 },
+  { id: 'rows-minute', title: 'Rows per second · per-minute average', description: 'Rows the writer committed, per second, averaged over each minute · writer_metrics.rows', span: 6, total: true },
   { id: 'locks', title: 'Lock waits per minute', description: 'Times another process held the write lock when the writer wanted it; the engine warns above 5 a minute, critical above 10 · writer_metrics.locks', span: 6, total: true },
   { id: 'holders', title: 'Who held the lock', description: 'Processes that held the write lock while the writer waited · writer_lock_holders', span: 5 },
   { id: 'holds', title: 'Longest lock holds', description: 'The longest one writer transaction held the write lock, per minute, against the default 100 ms budget · writer_metrics.max_hold_ms', span: 7, total: true },
@@ -77,6 +77,7 @@ export function renderPage(options: { databasePath: string }): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="dark">
 <title>${escapeHtml(name)} · league-backfill dashboard</title>
+<link rel="icon" href="data:image/svg+xml,${encodeURIComponent(LOGO.replace('width="22" height="22" ', 'xmlns="http://www.w3.org/2000/svg" '))}">
 <style>${PAGE_STYLE}</style>
 </head>
 <body>

@@ -78,8 +78,9 @@ export class DatabaseSampler {
     let snapshot: DashboardSnapshot;
     try {
       const db = this.#connection();
+      // A file not there yet is no error: `database.exists` is false and the page waits for it.
       snapshot = db === null
-        ? emptySnapshot(this.#options.path, `${this.#options.path} does not exist yet: the page fills in once a backfill creates it`, now)
+        ? emptySnapshot(this.#options.path, null, now)
         : readSnapshot(db, this.#schema, { path: this.#options.path, tables: this.#options.tables, historyMinutes: this.#options.historyMinutes, jobRows: 12, alertRows: 20, now });
       this.#lastError = null;
     } catch (error) {

@@ -88,6 +88,8 @@ export interface WalPinState {
   since: string | null;
   walBytes: number | null;
   updatedAt: string | null;
+  /** Whether the pinning process still runs here; false: it ended and the writer has not cleared the record yet. */
+  alive: boolean | null;
 }
 
 /** Sums over every minute `writer_metrics` holds (the database's whole history). */
@@ -474,9 +476,10 @@ function readWriterState(db: Database, snapshot: DashboardSnapshot): void {
         pid, command: String(value.command ?? ''), startedAt: textOrNull(value.startedAt), updatedAt: textOrNull(row.updated_at), alive: pid > 0 ? processAlive(pid) : null,
       };
     } else if (row.key === 'wal_pin') {
+      const pid = numOrNull(value.pid);
       snapshot.walPin = {
-        pid: numOrNull(value.pid), command: textOrNull(value.command), since: textOrNull(value.since), walBytes: numOrNull(value.walBytes),
-        updatedAt: textOrNull(row.updated_at),
+        pid, command: textOrNull(value.command), since: textOrNull(value.since), walBytes: numOrNull(value.walBytes),
+        updatedAt: textOrNull(row.updated_at), alive: pid !== null && pid > 0 ? processAlive(pid) : null,
       };
     }
   }
