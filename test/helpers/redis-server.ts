@@ -177,3 +177,65 @@ export async function startRedisServer(): Promise<RedisServer> {
   };
   return server;
 }
+
+/** Waits until the process has printed a line matching `pattern` (on stdout or stderr). */
+export async function waitForOutput(process_: GuardedProcess, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!pattern.test(process_.output.stderr) && !pattern.test(process_.output.stdout)) {
+    if (process_.guard.exitCode !== null) throw new Error(`the process ended before printing ${pattern}:\n${process_.output.stderr}`);
+    if (Date.now() > until) throw new Error(`timed out waiting for ${pattern}:\n${process_.output.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface WorkerProcess extends GuardedProcess {
+  /** SIGTERM, waits for the exit, and returns the `--json` summary the worker printed. */
+  finish(): Promise<{ code: number | null; stats: Record<string, number> | null }>;
+}
+
+/**
+ * Starts `node <bin> worker --redis URL ...args` (the built command line) under the guard;
+ * resolves once the worker says it is taking tasks. Logs are JSON lines on stderr.
+ */
+export async function startWorkerProcess(bin: string, redisUrl: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+  const started = await spawnGuarded(process.execPath, [bin, 'worker', '--redis', redisUrl, '--json', ...args], {
+    ...process.env, LEAGUE_BACKFILL_LOG_LEVEL: 'info', ...env,
+  });
+  await waitForOutput(started, /fetch worker ready/);
+  return {
+    ...started,
+    async finish() {
+      const code = await started.stop('SIGTERM');
+      const json = started.output.stdout.slice(started.output.stdout.indexOf('{'));
+      let stats: Record<string, number> | null = null;
+      try {
+        stats = JSON.parse(json) as Record<string, number>;
+      } catch {
+        stats = null;
+      }
+      return { code, stats };
+    },
+  };
+}
+
+/** Every key left in Redis and what it holds, as text: to show that no row stayed behind. */
+export async function dumpRedis(client: Redis): Promise<Record<string, string>> {
+  const dump: Record<string, string> = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const type = await client.type(key);
+      let value: unknown;
+      if (type === 'string') value = await client.get(key);
+      else if (type === 'hash') value = await client.hgetall(key);
+      else if (type === 'list') value = await client.lrange(key, 0, -1);
+      else if (type === 'set') value = await client.smembers(key);
+      else if (type === 'zset') value = await client.zrange(key, '0', '-1', 'WITHSCORES');
+      else if (type === 'stream') value = await client.xrange(key, '-', '+');
+      dump[key] = `${type} ${JSON.stringify(value)}`;
+    }
+  } while (cursor !== '0');
+  return dump;
+}
