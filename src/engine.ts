@@ -3,11 +3,11 @@
  * that report on all of it. Everything the command line does goes through this class.
  */
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'eventemitter3';
-import { BackfillError, ClosedError, InvalidOptionError, type SerializedError, deserializeError } from './errors.js';
+import { BackfillError, ClosedError, DatabaseLockedError, InvalidOptionError, type SerializedError, deserializeError } from './errors.js';
 import { DEFAULT_FLAGS, assertFlagName, loadFlags, resolveFlagsPath, type Flags } from './flags/index.js';
 import { silentLogger, type Logger } from './logger.js';
+import { sleep } from './util/sleep.js';
 import { resolveTableNames, type TableNames } from './db/schema.js';
 import type { AppliedSettings } from './db/open.js';
 import { BatchQueue } from './queue/batch-queue.js';
@@ -19,7 +19,11 @@ import type { FetchTransport, FetchTransportFactory } from './workers/transport.
 import type { FetchTaskResult } from './workers/protocol.js';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './writer/retry.js';
 import { WriterHandle } from './writer/writer.js';
-import type { BatchMessage, BatchResult, CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode, WriterConfig } from './writer/protocol.js';
+import {
+  CHECKPOINT_MODES, LOCK_WAIT_STRATEGIES, TRANSACTION_MODES,
+  type BatchMessage, type BatchResult, type CheckpointInfo, type CheckpointMode, type ExecResult, type LockInfo, type LockWaitStrategy,
+  type OperationInfo, type RetryPolicy, type TransactionMode, type WriterConfig,
+} from './writer/protocol.js';
 
 export interface EngineOptions {
   /** The SQLite database file. */
@@ -48,6 +52,13 @@ export interface EngineOptions {
   readonly groupMaxRows?: number;
   /** Most time one transaction may hold the write lock before the writer commits and starts another. @default 100 */
   readonly transactionBudgetMs?: number;
+  /**
+   * While other processes use the database, the writer leaves the write lock free this long
+   * after each transaction, so that a process waiting in SQLite's default busy handler (which
+   * tries at most 25 ms apart during its first ~100 ms of waiting) gets it; alone, the writer
+   * never waits. 0 turns this off. docs/lock-wait.md has the measurements. @default 30
+   */
+  readonly neighbourGapMs?: number;
   /** SQLite's busy_timeout (with pragma_optimizations). @default 5000 */
   readonly busyTimeoutMs?: number;
   /**
@@ -113,7 +124,7 @@ export interface EngineEvents {
   /** Every job enqueued so far has ended and every batch is committed. */
   drained: [];
   closed: [];
-  /** A fault no caller can receive (the writer thread died). */
+  /** A fault no caller can receive: the writer thread died, or an event listener threw. */
   error: [error: Error];
 }
 
@@ -127,7 +138,7 @@ export interface SubmitRequest {
 
 /** The statements of a `serializable()` transaction, run on the writer's connection. */
 export interface TransactionHandle {
-  run(sql: string, params?: unknown[]): Promise<{ changes: number; lastInsertRowid: number }>;
+  run(sql: string, params?: unknown[]): Promise<ExecResult>;
   all<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
 }
 
@@ -170,7 +181,7 @@ interface ResolvedEngineOptions {
 
 const KNOWN_OPTIONS = new Set([
   'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'pagesPerTask', 'workerHeapLimitMb', 'concurrency', 'queueMaxRows',
-  'groupMaxRows', 'transactionBudgetMs', 'busyTimeoutMs', 'lockWait', 'lockWaitThresholdMs', 'retry', 'fetchAttempts',
+  'groupMaxRows', 'transactionBudgetMs', 'neighbourGapMs', 'busyTimeoutMs', 'lockWait', 'lockWaitThresholdMs', 'retry', 'fetchAttempts',
   'checkpointThresholdBytes', 'walAutocheckpointPages', 'createFolder', 'tables', 'logger', 'transport',
 ]);
 
@@ -202,7 +213,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   const rate = options.requestsPerSecond ?? (source.kind === 'yahoo' ? 1 : 0);
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) throw new InvalidOptionError('requestsPerSecond', 'a number >= 0', rate);
   const lockWait = options.lockWait ?? 'busy-slices';
-  if (!['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'].includes(lockWait)) throw new InvalidOptionError('lockWait', "'busy-timeout', 'fair-poll', 'busy-slices' or 'micro-poll'", lockWait);
+  if (!LOCK_WAIT_STRATEGIES.includes(lockWait)) throw new InvalidOptionError('lockWait', `one of ${LOCK_WAIT_STRATEGIES.map((name) => `'${name}'`).join(', ')}`, lockWait);
   const busyTimeoutMs = integer('busyTimeoutMs', options.busyTimeoutMs, 5000, 0, 600_000);
   if (options.transport !== undefined && typeof options.transport !== 'function') {
     throw new InvalidOptionError('transport', 'a transport factory such as bullmqTransport({ redis: "redis://127.0.0.1:6379" })', options.transport);
@@ -234,10 +245,14 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
       lockWaitThresholdMs: integer('lockWaitThresholdMs', options.lockWaitThresholdMs, 50, 0, 600_000),
       retry: resolveRetryPolicy(options.retry),
       transactionBudgetMs: integer('transactionBudgetMs', options.transactionBudgetMs, 100, 1, 60_000),
+      neighbourGapMs: integer('neighbourGapMs', options.neighbourGapMs, 30, 0, 10_000),
       checkpointThresholdBytes,
-      // The WAL file keeps its size when SQLite starts it over; trimming it to the threshold
-      // makes its size on disk the measure the checkpoint policy needs.
-      journalSizeLimit: checkpointThresholdBytes,
+      // The WAL file keeps its size when SQLite starts it over, and is trimmed to
+      // journal_size_limit only then. A limit below the threshold makes the file's size the
+      // measure the checkpoint policy needs: after a reset it is small again, so the threshold
+      // is crossed only when the WAL really filled up (a limit equal to the threshold left the
+      // file at the threshold and checkpointed after every transaction).
+      journalSizeLimit: Math.floor(checkpointThresholdBytes / 4),
       walAutocheckpointPages: integer('walAutocheckpointPages', options.walAutocheckpointPages, 0, 0, 1_000_000),
     },
   };
@@ -315,13 +330,37 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     writer.on('lock', (info) => this.#onLock(info));
     writer.on('retry', (info) => {
       this.totals.retries++;
-      this.totals.totalRetryTime += info.delayMs / 1000;
       this.emit('retry', info);
     });
+    writer.on('operation', (info) => this.#onOperation(info));
     writer.on('checkpoint', (info) => this.emit('checkpoint', info));
-    writer.on('alert', (alert) => this.#alert(alert.level, alert.message, alert.figures));
+    writer.on('alert', (alert) => this.#alert(alert.level, alert.message, alert.figures, false));
     writer.on('error', (error) => this.emit('error', error));
     this.#pump = this.#runPump();
+  }
+
+  /**
+   * Every event goes out through here. A listener that throws is the listener's fault: it is
+   * reported as `'error'` and never reaches the code that emitted, so it cannot turn a
+   * committed batch or a completed job into a failure, nor end the process as an unhandled
+   * rejection (BullMQ's QueueBase.emit does the same).
+   */
+  override emit<T extends keyof EngineEvents>(event: T, ...args: EventEmitter.ArgumentMap<EngineEvents>[Extract<T, keyof EngineEvents>]): boolean {
+    try {
+      return super.emit(event, ...args);
+    } catch (error) {
+      if (event === 'error') {
+        this.#logger.error({ err: error }, 'an error listener threw');
+        return true;
+      }
+      const wrapped = new BackfillError('ERR_INTERNAL', `A listener of '${String(event)}' threw: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      try {
+        super.emit('error', wrapped);
+      } catch (listenerError) {
+        this.#logger.error({ err: listenerError }, 'an error listener threw');
+      }
+      return true;
+    }
   }
 
   /** The pragmas as SQLite reported them back, and the flags as they took effect. */
@@ -349,13 +388,13 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
   }
 
   /** Runs any write through the engine's single writer, in one transaction, retried on locks like the engine's own. */
-  async submit(request: SubmitRequest): Promise<{ changes: number; lastInsertRowid: number }> {
+  async submit(request: SubmitRequest): Promise<ExecResult> {
     this.#assertOpen();
     if (typeof request?.sql !== 'string' || request.sql.trim() === '') throw new InvalidOptionError('sql', 'a SQL statement', request?.sql);
     const params = request.params ?? [];
     if (!Array.isArray(params) || !params.every(Array.isArray)) throw new InvalidOptionError('params', 'an array of parameter arrays', params);
     const mode = request.mode ?? 'immediate';
-    if (!['deferred', 'immediate', 'exclusive'].includes(mode)) throw new InvalidOptionError('mode', "'deferred', 'immediate' or 'exclusive'", mode);
+    if (!TRANSACTION_MODES.includes(mode)) throw new InvalidOptionError('mode', "'deferred', 'immediate' or 'exclusive'", mode);
     // Without isolation_levels every write uses the engine's default transaction.
     return this.#writer.exec(request.sql, params, this.flags.isolation_levels ? mode : 'immediate');
   }
@@ -370,29 +409,32 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     this.#assertOpen();
     if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'an async function that receives the transaction', fn);
     const mode = this.flags.isolation_levels ? options.mode ?? 'exclusive' : 'immediate';
-    if (!['deferred', 'immediate', 'exclusive'].includes(mode)) throw new InvalidOptionError('mode', "'deferred', 'immediate' or 'exclusive'", mode);
+    if (!TRANSACTION_MODES.includes(mode)) throw new InvalidOptionError('mode', "'deferred', 'immediate' or 'exclusive'", mode);
     const timeoutMs = options.timeoutMs ?? 30_000;
-    await this.#writer.beginTransaction(mode, timeoutMs);
     const writer = this.#writer;
+    // Every statement carries the session's id: one that arrives after the session timed out
+    // fails with ERR_TRANSACTION_CLOSED instead of running inside the next caller's transaction.
+    const session = await writer.beginTransaction(mode, timeoutMs);
     const tx: TransactionHandle = {
-      run: async (sql, params = []) => (await writer.runInTransaction(sql, params, false)) as { changes: number; lastInsertRowid: number },
-      all: async <R>(sql: string, params: unknown[] = []) => (await writer.runInTransaction(sql, params, true)) as R[],
+      run: async (sql, params = []) => (await writer.runInTransaction(session, sql, params, false)) as ExecResult,
+      all: async <R>(sql: string, params: unknown[] = []) => (await writer.runInTransaction(session, sql, params, true)) as R[],
     };
     let result: T;
     try {
       result = await fn(tx);
     } catch (error) {
-      await writer.endTransaction(false).catch(() => undefined);
+      await writer.endTransaction(session, false).catch(() => undefined);
       throw error;
     }
-    await writer.endTransaction(true);
+    // A session that timed out was rolled back: this rejects, and the caller learns it did not commit.
+    await writer.endTransaction(session, true);
     return result;
   }
 
   /** Checkpoints the WAL through the writer's connection. */
-  checkpoint(mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE' = 'PASSIVE'): Promise<CheckpointInfo> {
+  checkpoint(mode: CheckpointMode = 'PASSIVE'): Promise<CheckpointInfo> {
     this.#assertOpen();
-    if (!['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE'].includes(mode)) throw new InvalidOptionError('mode', 'PASSIVE, FULL, RESTART or TRUNCATE', mode);
+    if (!CHECKPOINT_MODES.includes(mode)) throw new InvalidOptionError('mode', 'PASSIVE, FULL, RESTART or TRUNCATE', mode);
     return this.#writer.checkpoint(mode);
   }
 
@@ -407,9 +449,35 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
    * Stops fetching, lets the writer commit every batch already fetched, marks unfinished jobs
    * `cancelled` (they resume on the next run), checkpoints, closes the threads. Idempotent.
    */
-  close(): Promise<void> {
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0)) {
+      throw new InvalidOptionError('timeoutMs', 'a number of ms >= 0', timeoutMs);
+    }
     this.#closing ??= this.#shutdown();
-    return this.#closing;
+    if (timeoutMs === undefined) return this.#closing;
+    // Past the timeout, stop waiting for anything: the writer's open transaction rolls back
+    // (every batch is one transaction, so nothing is half-written) and unfinished jobs stay
+    // resumable in job_log.
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#logger.warn({ timeoutMs }, 'close timed out; stopping the threads without waiting');
+        void this.#forceStop().then(resolve, reject);
+      }, timeoutMs);
+      this.#closing!.then(() => {
+        clearTimeout(timer);
+        resolve();
+      }, (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  async #forceStop(): Promise<void> {
+    await this.#writer.abort().catch(() => undefined);
+    await Promise.allSettled([this.#pool.close(), this.#writer.terminate()]);
+    this.#queue.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -443,8 +511,10 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     const startedAt = performance.now();
     try {
       const start = await this.#writer.startJob({
-        jobId: job.id, leagueKey: job.request.leagueKey, season: job.request.season, source: job.sourceKind, force: job.request.force ?? false,
+        jobId: job.id, leagueKey: job.request.leagueKey, season: job.request.season, source: job.sourceKind,
+        force: job.request.force ?? false, replaceSource: job.request.replaceSource ?? false,
       });
+      job.addAttempts(start.attempts);
       if (start.alreadyCompleted) {
         this.totals.skipped++;
         this.#finish(job, 'completed', startedAt, { skipped: true });
@@ -509,7 +579,7 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
         if (!transient || attempt >= this.#options.fetchAttempts || signal.aborted) throw error;
         const delayMs = Math.min(5000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random());
         this.#logger.warn({ jobId: job.id, start, attempt, delayMs: Math.round(delayMs), err: (error as Error).message }, 'page fetch failed; retrying');
-        await sleep(delayMs, undefined, { signal });
+        await sleep(delayMs, signal);
       }
     }
   }
@@ -535,7 +605,6 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     this.totals.rowsInserted += result.inserted;
     this.totals.rowsIgnored += result.ignored;
     this.totals.rowsRejected += result.rejected;
-    this.totals.maxRetryCount = Math.max(this.totals.maxRetryCount, result.attempts - 1);
     this.emit('batch:committed', result);
     if (cursor !== null) this.emit('job:progress', job.summary(job.elapsedMs));
   }
@@ -549,7 +618,8 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     // the job's row in job_log must not say `failed` while a batch of it is still being written.
     await job.quiesce();
     try {
-      await this.#writer.endJob(job.id, status, aborted ? 'stopped before completion; run again to resume' : error.message);
+      const ended = await this.#writer.endJob(job.id, status, aborted ? 'stopped before completion; run again to resume' : error.message);
+      job.addAttempts(ended.attempts);
     } catch (endError) {
       this.#logger.warn({ jobId: job.id, err: (endError as Error).message }, 'could not record the end of the job in job_log; it stays resumable');
     }
@@ -614,9 +684,6 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     const now = Date.now();
     this.#recentLocks.push(now);
     while (this.#recentLocks.length > 0 && this.#recentLocks[0]! < now - 60_000) this.#recentLocks.shift();
-    if (info.attempt > 3) {
-      this.#alert('info', `${info.operation} needed ${info.attempt} attempts to get the write lock`, { operation: info.operation, attempts: info.attempt });
-    }
     const perMinute = this.#recentLocks.length;
     const level: AlertLevel | null = perMinute > 10 ? 'critical' : perMinute > 5 ? 'warning' : null;
     if (level) {
@@ -629,9 +696,21 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
     }
   }
 
-  #alert(level: AlertLevel, message: string, figures: Record<string, number | string>): void {
+  /** An operation that met a lock is over: the run's retry figures come from here, as job_log's do. */
+  #onOperation(info: OperationInfo): void {
+    this.totals.maxRetryCount = Math.max(this.totals.maxRetryCount, info.attempts - 1);
+    this.totals.totalRetryTime += info.waitMs / 1000;
+    if (info.attempts > 3) {
+      this.#alert('info', `${info.operation} needed ${info.attempts} attempts to get the write lock${info.ok ? '' : ' and then failed'}`,
+        { operation: info.operation, attempts: info.attempts, waitMs: Math.round(info.waitMs) }, true);
+    }
+  }
+
+  /** `fromWriter`: the writer raised (and stored) it already; the engine's own are stored through the writer. */
+  #alert(level: AlertLevel, message: string, figures: Record<string, number | string>, store = true): void {
     const log = level === 'info' ? 'info' : level === 'warning' ? 'warn' : 'error';
     this.#logger[log]({ alert: level, ...figures }, message);
+    if (store) void this.#writer.recordAlert({ level, message, figures }).catch(() => undefined);
     this.emit('alert', { level, message, figures });
   }
 
@@ -685,7 +764,7 @@ function toBackfillError(error: unknown): BackfillError {
 
 function commitError(serialized: SerializedError): BackfillError {
   const error = deserializeError(serialized);
-  if (error.code === 'ERR_DATABASE_LOCKED') return new BackfillError('ERR_DATABASE_LOCKED', serialized.message, { cause: error });
+  if (error.code === 'ERR_DATABASE_LOCKED') return new DatabaseLockedError(serialized.message, { cause: error });
   return new BackfillError(error.code === 'ERR_INTERNAL' ? 'ERR_DATABASE_WRITE' : error.code,
     `the batch could not be written (${serialized.message}); it was rolled back, nothing half-written`, { cause: error });
 }

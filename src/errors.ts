@@ -1,38 +1,47 @@
 /**
- * Stable error codes. Callers (and the CLI's exit-code mapping) branch on `code`,
- * never on message text.
+ * Stable error codes, defined once. Callers (and the CLI's exit-code mapping) branch on
+ * `code`, never on message text.
  */
-export type ErrorCode =
+export const ERROR_CODES = [
   /** An option or argument has a value outside its contract. Exit 2. */
-  | 'ERR_INVALID_OPTION'
+  'ERR_INVALID_OPTION',
   /** A flags file is not valid JSON, names an unknown flag or holds a non-boolean. Exit 2. */
-  | 'ERR_FLAGS_FILE'
+  'ERR_FLAGS_FILE',
   /** A path given as a database is not a SQLite database, or cannot be opened. Exit 2. */
-  | 'ERR_DATABASE_OPEN'
+  'ERR_DATABASE_OPEN',
   /** Another process kept the write lock past the retry budget. Exit 1 (resumable). */
-  | 'ERR_DATABASE_LOCKED'
+  'ERR_DATABASE_LOCKED',
   /** SQLite refused a write for a reason other than a lock (disk full, I/O, constraint). */
-  | 'ERR_DATABASE_WRITE'
+  'ERR_DATABASE_WRITE',
+  /** Another engine already writes this database (it holds the single-writer lease). Exit 1. */
+  'ERR_WRITER_RUNNING',
+  /** The league already holds rows from another source; the job would mix them. Exit 2. */
+  'ERR_SOURCE_MISMATCH',
   /** A source (API, file, demo) failed to deliver a page. Exit 1 (resumable). */
-  | 'ERR_SOURCE'
+  'ERR_SOURCE',
   /** Credentials are missing or were refused. Exit 2. */
-  | 'ERR_AUTH'
+  'ERR_AUTH',
   /** An input file (saved API response, NDJSON) cannot be read or parsed. Exit 2. */
-  | 'ERR_INPUT'
+  'ERR_INPUT',
   /** The writer thread or engine was used after close(). */
-  | 'ERR_CLOSED'
+  'ERR_CLOSED',
+  /** A statement or the end of a serializable() transaction came after that transaction ended (timed out, failed, or was ended). */
+  'ERR_TRANSACTION_CLOSED',
   /** A job failed; `cause` holds the underlying error. Exit 1. */
-  | 'ERR_JOB_FAILED'
+  'ERR_JOB_FAILED',
   /** The operation was aborted (SIGINT, AbortSignal). Exit 130. */
-  | 'ERR_ABORTED'
+  'ERR_ABORTED',
   /** No read connection became free within the pool's acquire timeout. Exit 1. */
-  | 'ERR_POOL_TIMEOUT'
+  'ERR_POOL_TIMEOUT',
   /** A database or a copy of it failed SQLite's integrity check or its row-count verification. Exit 1. */
-  | 'ERR_INTEGRITY'
+  'ERR_INTEGRITY',
   /** A pre-deployment check failed. */
-  | 'ERR_VALIDATION'
+  'ERR_VALIDATION',
   /** An unexpected fault: a bug. */
-  | 'ERR_INTERNAL';
+  'ERR_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Codes that mean "the user gave us something wrong": exit code 2 in the CLI. */
 export const USAGE_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -41,6 +50,7 @@ export const USAGE_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_DATABASE_OPEN',
   'ERR_AUTH',
   'ERR_INPUT',
+  'ERR_SOURCE_MISMATCH',
 ]);
 
 export class BackfillError extends Error {
@@ -85,6 +95,15 @@ export class DatabaseLockedError extends BackfillError {
   }
 }
 
+export class WriterRunningError extends BackfillError {
+  /** The pid of the engine that holds the lease, where it could be found (Linux), else null. */
+  readonly holderPid: number | null;
+  constructor(message: string, holderPid: number | null, options?: ErrorOptions) {
+    super('ERR_WRITER_RUNNING', message, options);
+    this.holderPid = holderPid;
+  }
+}
+
 export class SourceError extends BackfillError {
   /** True when a later attempt may succeed (network error, 5xx, throttling). */
   readonly transient: boolean;
@@ -124,8 +143,12 @@ export interface SerializedError {
   /** SQLite's extended result code, e.g. `SQLITE_BUSY_SNAPSHOT`, when the error came from SQLite. */
   sqliteCode?: string;
   transient?: boolean;
+  /** The fields a subclass adds (`option`, `path`, `file`, `holderPid`), so it is rebuilt whole. */
+  fields?: Record<string, string | number | boolean | null>;
   stack?: string;
 }
+
+const SUBCLASS_FIELDS = ['option', 'path', 'file', 'holderPid'] as const;
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
@@ -135,23 +158,46 @@ export function serializeError(error: unknown): SerializedError {
       if (code.startsWith('SQLITE_')) serialized.sqliteCode = code;
       else serialized.code = code;
     }
+    const sqliteCode = (error as { sqliteCode?: unknown }).sqliteCode;
+    if (typeof sqliteCode === 'string') serialized.sqliteCode = sqliteCode;
     if (error instanceof SourceError) serialized.transient = error.transient;
+    if (error instanceof BackfillError) {
+      const fields: Record<string, string | number | boolean | null> = {};
+      for (const name of SUBCLASS_FIELDS) {
+        const value = (error as unknown as Record<string, unknown>)[name];
+        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) fields[name] = value;
+      }
+      if (Object.keys(fields).length > 0) serialized.fields = fields;
+    }
     if (error.stack !== undefined) serialized.stack = error.stack;
     return serialized;
   }
   return { name: 'Error', message: String(error) };
 }
 
-const KNOWN_CODES = new Set<string>([
-  'ERR_INVALID_OPTION', 'ERR_FLAGS_FILE', 'ERR_DATABASE_OPEN', 'ERR_DATABASE_LOCKED',
-  'ERR_DATABASE_WRITE', 'ERR_SOURCE', 'ERR_AUTH', 'ERR_INPUT', 'ERR_CLOSED', 'ERR_JOB_FAILED',
-  'ERR_ABORTED', 'ERR_POOL_TIMEOUT', 'ERR_INTEGRITY', 'ERR_VALIDATION', 'ERR_INTERNAL',
-]);
+const KNOWN_CODES: ReadonlySet<string> = new Set<string>(ERROR_CODES);
+
+/**
+ * The subclasses, by name, so that `instanceof` holds on the receiving side of a thread: a
+ * caller may check `error instanceof DatabaseLockedError` as well as `error.code`.
+ */
+const REBUILD: Record<string, (data: SerializedError) => BackfillError> = {
+  DatabaseLockedError: (data) => new DatabaseLockedError(data.message),
+  WriterRunningError: (data) => new WriterRunningError(data.message, typeof data.fields?.holderPid === 'number' ? data.fields.holderPid : null),
+  SourceError: (data) => new SourceError(data.message, { transient: data.transient ?? false }),
+  ClosedError: (data) => Object.assign(new ClosedError('x'), { message: data.message }),
+  InvalidOptionError: (data) => Object.assign(new InvalidOptionError(String(data.fields?.option ?? 'option'), '', undefined), { message: data.message }),
+  FlagsFileError: (data) => Object.assign(new FlagsFileError(String(data.fields?.file ?? ''), ''), { message: data.message }),
+  DatabaseOpenError: (data) => Object.assign(new DatabaseOpenError(String(data.fields?.path ?? ''), ''), { message: data.message }),
+};
 
 /** Rebuilds a typed error from its serialized form (the inverse of `serializeError`). */
 export function deserializeError(data: SerializedError): BackfillError {
   let error: BackfillError;
-  if (data.code === 'ERR_SOURCE') {
+  const rebuild = REBUILD[data.name];
+  if (rebuild) {
+    error = rebuild(data);
+  } else if (data.code === 'ERR_SOURCE') {
     error = new SourceError(data.message, { transient: data.transient ?? false });
   } else {
     const code: ErrorCode = data.code !== undefined && KNOWN_CODES.has(data.code)
@@ -161,7 +207,10 @@ export function deserializeError(data: SerializedError): BackfillError {
         : data.sqliteCode !== undefined
           ? 'ERR_DATABASE_WRITE'
           : 'ERR_INTERNAL';
-    error = new BackfillError(code, data.message);
+    error = code === 'ERR_DATABASE_LOCKED' ? new DatabaseLockedError(data.message) : new BackfillError(code, data.message);
+    // Subclasses with fields of their own keep their name and fields, even where no class is rebuilt.
+    if (data.name && data.name !== 'Error' && data.name !== 'SqliteError') error.name = data.name;
+    for (const [name, value] of Object.entries(data.fields ?? {})) (error as unknown as Record<string, unknown>)[name] = value;
   }
   if (data.sqliteCode !== undefined) (error as { sqliteCode?: string }).sqliteCode = data.sqliteCode;
   if (data.stack !== undefined) error.stack = data.stack;

@@ -10,6 +10,12 @@ export interface JobRequest {
   season: number;
   /** Redo the job even when job_log says it is completed. @default false */
   force?: boolean;
+  /**
+   * The league holds rows written from another source (say, made-up demo rows under a real
+   * league key): delete this season's rows of it and fetch it again from this engine's
+   * source. Without it such a job fails with ERR_SOURCE_MISMATCH. @default false
+   */
+  replaceSource?: boolean;
 }
 
 export interface JobSummary {
@@ -55,6 +61,7 @@ export function validateJobRequest(request: JobRequest): JobRequest {
     throw new InvalidOptionError('season', 'a year such as 2023', request.season);
   }
   if (request.force !== undefined && typeof request.force !== 'boolean') throw new InvalidOptionError('force', 'a boolean', request.force);
+  if (request.replaceSource !== undefined && typeof request.replaceSource !== 'boolean') throw new InvalidOptionError('replaceSource', 'a boolean', request.replaceSource);
   return request;
 }
 
@@ -78,6 +85,7 @@ export class Job {
   #rejected = 0;
   #maxAttempts = 0;
   #startedAt: number | undefined;
+  #final: JobSummary | undefined;
   #inFlight = 0;
   #quiet: Array<() => void> = [];
   #resolve!: (summary: JobSummary) => void;
@@ -157,6 +165,11 @@ export class Job {
     this.#error ??= error instanceof BackfillError ? error : new BackfillError('ERR_INTERNAL', error.message, { cause: error });
   }
 
+  /** Counts the attempts of the job's start or end (its batches' come with addCommitted). */
+  addAttempts(attempts: number): void {
+    this.#maxAttempts = Math.max(this.#maxAttempts, attempts);
+  }
+
   addCommitted(result: BatchResult, cursor: number | null): void {
     if (cursor !== null) {
       this.#cursor = cursor;
@@ -189,7 +202,9 @@ export class Job {
     return summary;
   }
 
+  /** Settles the job. Idempotent: a job ends once, and a second call returns the first summary. */
   end(state: 'completed' | 'failed' | 'cancelled', durationMs: number, extra: { skipped?: boolean; error?: BackfillError } = {}): JobSummary {
+    if (this.#final) return this.#final;
     this.#state = state;
     if (extra.error) this.#error ??= extra.error;
     const summary = this.summary(durationMs, extra.skipped ?? false);
@@ -202,6 +217,7 @@ export class Job {
       this.#reject(error);
     }
     this.#settle();
+    this.#final = summary;
     return summary;
   }
 }

@@ -30,6 +30,11 @@ export interface LockWaitContext {
   statement: string;
   /** The longest one attempt may wait (ms). */
   deadlineMs: number;
+  /**
+   * Called once, at the first try that finds the lock taken, while the other process still
+   * holds it: the moment to see who that is (once the wait is over, the holder is gone).
+   */
+  onBusy?: (() => void) | undefined;
 }
 
 export type LockWaiter = (context: LockWaitContext) => Promise<void>;
@@ -39,18 +44,25 @@ export function connectionBusyTimeout(strategy: LockWaitStrategy, busyTimeoutMs:
   return strategy === 'fair-poll' ? 0 : busyTimeoutMs;
 }
 
-async function busyTimeout({ db, statement }: LockWaitContext): Promise<void> {
-  db.exec(statement);
+async function busyTimeout({ db, statement, onBusy }: LockWaitContext): Promise<void> {
+  // SQLite waits inside exec(): the holder can only be looked for when the wait failed.
+  try {
+    db.exec(statement);
+  } catch (error) {
+    if (isLockError(error)) onBusy?.();
+    throw error;
+  }
 }
 
-async function fairPoll({ db, statement, deadlineMs }: LockWaitContext): Promise<void> {
+async function fairPoll({ db, statement, deadlineMs, onBusy }: LockWaitContext): Promise<void> {
   const deadline = performance.now() + deadlineMs;
   let step = 1;
-  for (;;) {
+  for (let tries = 1; ; tries++) {
     try {
       db.exec(statement);
       return;
     } catch (error) {
+      if (isLockError(error) && tries === 1) onBusy?.();
       if (!isLockError(error) || performance.now() >= deadline) throw error;
     }
     await sleep(step);
@@ -83,7 +95,7 @@ async function withBusyTimeout(db: Database, timeoutMs: number, wait: () => Prom
  * Blocking pauses are fine in the writer thread, which has nothing else to do while it waits
  * for the lock, but the loop still yields now and then so the thread stays responsive.
  */
-async function pollUntil(db: Database, statement: string, deadlineMs: number, pause: (tries: number) => void): Promise<void> {
+async function pollUntil(db: Database, statement: string, deadlineMs: number, pause: (tries: number) => void, onBusy?: () => void): Promise<void> {
   const started = performance.now();
   let lastYield = started;
   for (let tries = 1; ; tries++) {
@@ -91,6 +103,7 @@ async function pollUntil(db: Database, statement: string, deadlineMs: number, pa
       db.exec(statement);
       return;
     } catch (error) {
+      if (isLockError(error) && tries === 1) onBusy?.();
       if (!isLockError(error) || performance.now() - started >= deadlineMs) throw error;
     }
     pause(tries);
@@ -101,17 +114,17 @@ async function pollUntil(db: Database, statement: string, deadlineMs: number, pa
   }
 }
 
-async function busySlices({ db, statement, deadlineMs }: LockWaitContext): Promise<void> {
+async function busySlices({ db, statement, deadlineMs, onBusy }: LockWaitContext): Promise<void> {
   // A deadline of 0 (no busy wait wanted) is one try with no handler.
-  await withBusyTimeout(db, Math.min(BUSY_SLICE_MS, deadlineMs), () => pollUntil(db, statement, deadlineMs, () => {}));
+  await withBusyTimeout(db, Math.min(BUSY_SLICE_MS, deadlineMs), () => pollUntil(db, statement, deadlineMs, () => {}, onBusy));
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-async function microPoll({ db, statement, deadlineMs }: LockWaitContext): Promise<void> {
+async function microPoll({ db, statement, deadlineMs, onBusy }: LockWaitContext): Promise<void> {
   await withBusyTimeout(db, 0, () => pollUntil(db, statement, deadlineMs, (tries) => {
     Atomics.wait(sleeper, 0, 0, Math.min(MICRO_POLL_CAP_MS, MICRO_POLL_FIRST_MS * MICRO_POLL_GROWTH ** (tries - 1)));
-  }));
+  }, onBusy));
 }
 
 export const LOCK_WAITERS: Readonly<Record<LockWaitStrategy, LockWaiter>> = {

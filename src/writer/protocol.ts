@@ -8,7 +8,15 @@ import type { AppliedSettings } from '../db/open.js';
 import type { MigrationResult, TableNames } from '../db/schema.js';
 import type { RejectedRecord } from '../source/types.js';
 
-export type LockWaitStrategy = 'busy-timeout' | 'fair-poll' | 'busy-slices' | 'micro-poll';
+/** How the writer waits for a lock another process holds (see lock-wait.ts). */
+export const LOCK_WAIT_STRATEGIES = ['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'] as const;
+export type LockWaitStrategy = (typeof LOCK_WAIT_STRATEGIES)[number];
+
+export const TRANSACTION_MODES = ['deferred', 'immediate', 'exclusive'] as const;
+export type TransactionMode = (typeof TRANSACTION_MODES)[number];
+
+export const CHECKPOINT_MODES = ['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE'] as const;
+export type CheckpointMode = (typeof CHECKPOINT_MODES)[number];
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -34,6 +42,8 @@ export interface WriterConfig {
   retry: RetryPolicy;
   /** Most time one transaction may hold the write lock before the writer commits and starts another. */
   transactionBudgetMs: number;
+  /** The gap left with the lock free after each transaction while other processes use the file (ms); 0: never. */
+  neighbourGapMs: number;
   /** WAL size (bytes) above which the writer checkpoints between transactions. */
   checkpointThresholdBytes: number;
   journalSizeLimit: number;
@@ -78,6 +88,8 @@ export interface JobStartRequest {
   season: number;
   source: string;
   force: boolean;
+  /** The league holds rows from another source: delete this job's rows of it and start over instead of refusing. */
+  replaceSource: boolean;
 }
 
 export interface JobStartResult {
@@ -85,21 +97,55 @@ export interface JobStartResult {
   alreadyCompleted: boolean;
   /** Where fetching resumes. */
   cursor: number;
+  /** Attempts that recording the start needed (1: no lock met). */
+  attempts: number;
 }
 
-export type TransactionMode = 'deferred' | 'immediate' | 'exclusive';
+export interface ExecResult {
+  changes: number;
+  /** The rowid of the last row inserted; absent when no statement inserted a row. */
+  lastInsertRowid?: number;
+}
+
+export interface AlertRecord {
+  level: 'info' | 'warning' | 'critical';
+  message: string;
+  figures: Record<string, number | string>;
+}
 
 export type WriterRequest =
   | { type: 'commit'; id: number; batches: BatchMessage[] }
   | { type: 'job:start'; id: number; job: JobStartRequest }
   | { type: 'job:end'; id: number; jobId: string; status: 'failed' | 'cancelled'; error: string | null }
   | { type: 'exec'; id: number; sql: string; params: unknown[][]; mode: TransactionMode }
-  | { type: 'checkpoint'; id: number; mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE' }
-  /** Opens an interactive transaction: the writer takes nothing else until `tx:end` (or the timeout). */
+  | { type: 'checkpoint'; id: number; mode: CheckpointMode }
+  /**
+   * Opens an interactive transaction: the writer takes nothing else until `tx:end` (or the
+   * timeout). It answers with the session's id, which every later message of it must carry.
+   */
   | { type: 'tx:begin'; id: number; mode: TransactionMode; timeoutMs: number }
-  | { type: 'tx:run'; id: number; sql: string; params: unknown[]; returnRows: boolean }
-  | { type: 'tx:end'; id: number; commit: boolean }
+  | { type: 'tx:run'; id: number; sessionId: number; sql: string; params: unknown[]; returnRows: boolean }
+  | { type: 'tx:end'; id: number; sessionId: number; commit: boolean }
+  /** An alert raised in the main thread, stored with the writer's own for other processes to read. */
+  | { type: 'alert'; id: number; alert: AlertRecord }
+  /** Served at once, outside the queue: stop waiting (backoff, lock waits) and fail what waits. */
+  | { type: 'abort'; id: number }
   | { type: 'close'; id: number };
+
+/** What each request answers with: WriterHandle's promises are typed by it, with no casts. */
+export interface WriterResponses {
+  commit: CommitResult;
+  'job:start': JobStartResult;
+  'job:end': { attempts: number };
+  exec: ExecResult;
+  checkpoint: CheckpointInfo;
+  'tx:begin': { sessionId: number };
+  'tx:run': ExecResult | Array<Record<string, unknown>>;
+  'tx:end': null;
+  alert: null;
+  abort: null;
+  close: null;
+}
 
 export interface CheckpointInfo {
   mode: string;
@@ -121,6 +167,18 @@ export interface LockInfo {
   holders: Array<{ pid: number; command: string; lock: string }>;
 }
 
+/** One write operation that met a lock, once it is over: the figures that count it, defined once. */
+export interface OperationInfo {
+  operation: string;
+  /** Attempts made (1: the first one got the lock, after a wait). */
+  attempts: number;
+  /** Time spent waiting for the write lock, busy waits and backoff included (ms). */
+  waitMs: number;
+  ok: boolean;
+  /** The job the waits are charged to in job_log (none for submitted writes). */
+  jobId: string | null;
+}
+
 export type WriterNotice =
   | { type: 'ready'; settings: AppliedSettings; migration: MigrationResult | null }
   | { type: 'fatal'; error: SerializedError }
@@ -128,6 +186,7 @@ export type WriterNotice =
   | { type: 'result'; id: number; ok: false; error: SerializedError }
   | { type: 'lock'; info: LockInfo }
   | { type: 'retry'; info: LockInfo }
+  | { type: 'operation'; info: OperationInfo }
   | { type: 'checkpoint'; info: CheckpointInfo }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; data?: Record<string, unknown> }
   | { type: 'alert'; level: 'info' | 'warning' | 'critical'; message: string; figures: Record<string, number | string> };

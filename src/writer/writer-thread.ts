@@ -2,27 +2,41 @@
  * The writer thread: the only write connection the engine opens. Messages are handled one at
  * a time, in order, so every write of the process is serialised here and no two of them can
  * contend for SQLite's lock. Locks caused by other processes are waited out, retried,
- * counted in job_log and reported to the main thread.
+ * counted in job_log and reported to the main thread; and while other processes use the file,
+ * the writer leaves the lock free between its transactions so that they get their turn
+ * (thread/neighbours.ts).
  *
  * This file is a thread entry: it is never exported from the package.
  */
 import { statSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { hostname } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import pRetry from 'p-retry';
 import type { Database, Statement } from 'better-sqlite3';
-import { describeHolders, findLockHolders, writeLockHolders } from '../db/lock-holders.js';
+import { acquireWriterLease, type WriterLease } from '../db/lease.js';
+import { describeHolders, findLockHolders, writeLockHolders, type LockHolder } from '../db/lock-holders.js';
 import { openDatabase } from '../db/open.js';
-import { insertTransactionSql } from '../db/schema.js';
+import { insertTransactionSql, WRITER_TABLES } from '../db/schema.js';
 import { BackfillError, DatabaseLockedError, isLockError, serializeError } from '../errors.js';
 import type { Flags } from '../flags/index.js';
+import { sleep } from '../util/sleep.js';
 import { connectionBusyTimeout, LOCK_WAITERS } from './lock-wait.js';
 import { NO_RETRY_POLICY, retryDelayMs } from './retry.js';
+import { CheckpointPolicy, type CheckpointResult, type PinningReader, type WalPin } from './thread/checkpoint-policy.js';
+import { CommitBudget } from './thread/commit-budget.js';
+import {
+  copyMinute, countLock, emptyMinute, emptyOperation, mergeOperation, mergeOperationsJson, subtractMinute,
+  type HolderWait, type MinuteFigures, type OperationLocks,
+} from './thread/lock-accounting.js';
+import { NeighbourPolicy } from './thread/neighbours.js';
 import type {
+  AlertRecord,
   BatchMessage,
   BatchOutcome,
   CheckpointInfo,
+  CheckpointMode,
   CommitResult,
+  ExecResult,
   JobStartRequest,
   JobStartResult,
   LockInfo,
@@ -34,70 +48,113 @@ import type {
 } from './protocol.js';
 import type { RowTuple } from '../source/types.js';
 
-/** The first wait of a RESTART checkpoint for readers of older snapshots (ms); it doubles while starvation lasts. */
-const RESTART_WAIT_MS = 200;
-
 const port = parentPort;
 if (!port) throw new Error('writer-thread.js must run as a worker thread');
 const config = workerData as WriterConfig;
 const notify = (notice: WriterNotice): void => port.postMessage(notice);
 
-interface PendingLocks {
-  count: number;
-  maxRetry: number;
-  retrySeconds: number;
-  operations: Record<string, number>;
+/** What kind of write begins a transaction: it decides how BEGIN is spelled (see #begin). */
+type WriteKind = 'batch' | 'submit' | 'bookkeeping' | 'session';
+
+interface LockedOperation<T> {
+  value: T;
+  attempts: number;
+  /** Time until the lock was held, when a lock was met (ms); else 0. */
+  waitMs: number;
+  /** BEGIN to the end of COMMIT (ms). */
+  holdMs: number;
+}
+
+interface RetryOptions {
+  policy?: RetryPolicy;
+  /** The job this operation's lock figures are charged to. */
+  jobId?: string | null;
+  /** Leave the transaction open after the body (interactive sessions). */
+  keepOpen?: boolean;
 }
 
 class WriterThread {
   readonly #db: Database;
+  readonly #lease: WriterLease;
   readonly #flags: Flags;
   readonly #statements: ReturnType<typeof prepareStatements>;
-  /** Lock figures not yet written to job_log: written with the job's next successful commit. */
-  readonly #pendingLocks = new Map<string, PendingLocks>();
-  /** lock_operations of running jobs, kept here because this thread is job_log's only writer. */
-  readonly #lockOperations = new Map<string, Record<string, number>>();
   readonly #walPath: string;
-  #lastWalBytes = 0;
   /** Device and inode of the database file when it was opened (null for :memory:). */
   readonly #identity: string | null;
-  /** Lock holders as last read (the lock is gone once the writer has it, so they are read while it fails). */
-  #holders: LockInfo['holders'] = [];
-  #holdersReadAt = Number.NEGATIVE_INFINITY;
-  #starvedCheckpoints = 0;
+  readonly #neighbours: NeighbourPolicy;
+  readonly #checkpoints: CheckpointPolicy;
+  readonly #budget: CommitBudget;
+  /** Aborted by the main thread when the engine stops: backoff sleeps end at once. */
+  readonly #stopping = new AbortController();
+  /** Lock figures of operations that failed, kept until their job's next write (at the latest its end). */
+  readonly #unwritten = new Map<string, OperationLocks>();
   /** Figures of the current minute, written with the next transaction: rolled back with it if it fails. */
-  #metrics = { locks: 0, retries: 0, lockWaitMs: 0 };
+  #minute: MinuteFigures = emptyMinute();
+  /** Alerts and state changes for other processes, written with the next transaction. */
+  #pendingAlerts: Array<AlertRecord & { at: string }> = [];
+  #pendingPin: { value: WalPin | null } | undefined;
+  /** Holders seen at the first busy try of the current wait (see LockWaitContext.onBusy). */
+  #waitHolders: HolderWait[] = [];
+  #holdersReadAt = Number.NEGATIVE_INFINITY;
+  #cachedHolders: HolderWait[] = [];
   /** The open interactive transaction, if any. */
-  #session: { end: () => void } | undefined;
-  /** A moving estimate of how long COMMIT takes, so a transaction stops in time to stay within its budget. */
-  #commitEstimateMs = 5;
-  /** Bookkeeping that may only happen once the current transaction has committed. */
+  #session: { id: number; end: () => void } | undefined;
+  /** Why the last session ended, for a late message of it. */
+  readonly #endedSessions = new Map<number, string>();
+  /** Bookkeeping that may only happen once the current transaction has committed, or that undoes itself when it rolled back. */
   #afterCommit: Array<() => void> = [];
+  #afterRollback: Array<() => void> = [];
 
   constructor() {
-    const opened = openDatabase({
-      path: config.path,
-      flags: config.flags,
-      createFolder: config.createFolder,
-      busyTimeoutMs: connectionBusyTimeout(config.lockWait, config.busyTimeoutMs),
-      journalSizeLimit: config.journalSizeLimit,
-      walAutocheckpointPages: config.walAutocheckpointPages,
-      tables: config.tables,
-    });
-    this.#db = opened.db;
-    this.#flags = opened.settings.effectiveFlags;
-    this.#statements = prepareStatements(this.#db, config);
-    this.#walPath = `${config.path}-wal`;
-    this.#identity = fileIdentity(config.path);
-    for (const warning of opened.settings.warnings) notify({ type: 'log', level: 'warn', message: warning });
-    notify({ type: 'ready', settings: opened.settings, migration: opened.migration });
+    // The lease first: a second engine must fail before it migrates or writes anything.
+    this.#lease = acquireWriterLease(config.path);
+    try {
+      const opened = openDatabase({
+        path: config.path,
+        flags: config.flags,
+        createFolder: config.createFolder,
+        busyTimeoutMs: connectionBusyTimeout(config.lockWait, config.busyTimeoutMs),
+        journalSizeLimit: config.journalSizeLimit,
+        walAutocheckpointPages: config.walAutocheckpointPages,
+        tables: config.tables,
+      });
+      this.#db = opened.db;
+      this.#flags = opened.settings.effectiveFlags;
+      this.#statements = prepareStatements(this.#db, config);
+      this.#walPath = `${config.path}-wal`;
+      this.#identity = fileIdentity(config.path);
+      this.#budget = new CommitBudget({ budgetMs: config.transactionBudgetMs });
+      this.#neighbours = new NeighbourPolicy({ gapMs: config.neighbourGapMs }, {
+        othersHaveFileOpen: () => findLockHolders(config.path).some((holder) => !holder.self),
+        dataVersion: () => Number(this.#db.pragma('data_version', { simple: true })),
+        now: () => performance.now(),
+      });
+      this.#checkpoints = new CheckpointPolicy({ thresholdBytes: config.checkpointThresholdBytes, restartWaitMs: config.transactionBudgetMs }, {
+        walBytes: () => this.#walBytes(),
+        passive: () => toResult(this.#checkpoint('PASSIVE')),
+        restart: (waitMs) => this.#restart(waitMs),
+        pinningReaders: () => pinningReaders(config.path),
+        alert: (level, message, figures) => this.#raise({ level, message, figures }),
+        recordPin: (pin) => {
+          this.#pendingPin = { value: pin };
+        },
+        now: () => performance.now(),
+        isoNow: () => new Date().toISOString(),
+      });
+      for (const warning of opened.settings.warnings) notify({ type: 'log', level: 'warn', message: warning });
+      this.#recordWriterState({ pid: process.pid, host: hostname(), command: processCommand(), startedAt: new Date().toISOString() });
+      notify({ type: 'ready', settings: opened.settings, migration: opened.migration });
+    } catch (error) {
+      this.#lease.release();
+      throw error;
+    }
   }
 
-  get #retry() {
+  get #retry(): RetryPolicy {
     return this.#flags.retry_logic ? config.retry : NO_RETRY_POLICY;
   }
 
-  async handle(request: WriterRequest): Promise<unknown> {
+  async handle(request: Exclude<WriterRequest, { type: 'tx:begin' | 'tx:run' | 'tx:end' | 'abort' }>): Promise<unknown> {
     switch (request.type) {
       case 'commit':
         return this.#commit(request.batches);
@@ -109,21 +166,26 @@ class WriterThread {
         return this.#exec(request.sql, request.params, request.mode);
       case 'checkpoint':
         return this.#checkpoint(request.mode);
+      case 'alert':
+        this.#pendingAlerts.push({ ...request.alert, at: new Date().toISOString() });
+        return null;
       case 'close':
         return this.#close();
-      case 'tx:begin':
-      case 'tx:run':
-      case 'tx:end':
-        throw new BackfillError('ERR_INTERNAL', `${request.type} is served by the message loop`);
     }
+  }
+
+  abort(): void {
+    this.#stopping.abort(new BackfillError('ERR_ABORTED', 'The engine is closing'));
   }
 
   // ---- batches -----------------------------------------------------------------------------
 
   /**
    * Group commit: every batch the main thread had waiting arrives in one message and is
-   * committed in as few transactions as the time budget allows. Commits, not rows, are what
-   * cost, so this is where throughput comes from.
+   * committed in as few transactions as the lock budget allows. Commits, not rows, are what
+   * cost, so this is where throughput comes from. A group is cut only after a page's last
+   * batch: a page's rows and its rejected records commit together with its cursor, so a crash
+   * can never leave half a page behind to be fetched and rejected again.
    */
   async #commit(batches: BatchMessage[]): Promise<CommitResult> {
     this.#assertSameFile();
@@ -133,22 +195,33 @@ class WriterThread {
     let next = 0;
     while (next < batches.length) {
       const start = next;
-      const jobIds = uniqueJobIds(batches, start);
+      const chargedJob = batches[start]!.jobId;
       try {
-        const { value, attempts, waitMs, holdMs } = await this.#withLockRetry('commit', jobIds, 'immediate', (attempt) => {
-          const begun = performance.now();
+        const { value, attempts, waitMs, holdMs } = await this.#withLockRetry('commit', 'immediate', 'batch', (begun, locks) => {
           const done: BatchOutcome[] = [];
           let index = start;
-          do {
-            done.push(this.#writeBatch(batches[index]!));
+          let insertMs = 0;
+          let pageMs = 0;
+          let pageStart = performance.now();
+          for (;;) {
+            const batch = batches[index]!;
+            const before = performance.now();
+            done.push(this.#writeBatch(batch));
+            insertMs += performance.now() - before;
             index++;
-            // The lock is held until COMMIT returns, and COMMIT writes every dirty page to the
-            // WAL: stop early enough for the last measured commit to fit in the budget.
-          } while (index < batches.length && performance.now() - begun + this.#commitEstimateMs < config.transactionBudgetMs);
-          this.#applyPendingLocks(uniqueJobIds(batches, start, index), attempt);
-          this.#writeMetrics(index - start, done.reduce((sum, o) => sum + (o.ok ? o.rowCount : 0), 0), performance.now() - begun);
-          return { done, end: index };
-        });
+            if (index >= batches.length) break;
+            if (batch.cursor === null) continue; // never cut inside a page
+            // The lock is held until COMMIT returns, and COMMIT writes every page dirtied so
+            // far: stop while the next page and the predicted commit still fit the budget.
+            pageMs = Math.max(pageMs * 0.5, performance.now() - pageStart);
+            pageStart = performance.now();
+            if (!this.#budget.hasRoom(performance.now() - begun, insertMs, pageMs)) break;
+          }
+          this.#writeJobLocks(chargedJob, locks);
+          const rows = done.reduce((sum, outcome) => sum + (outcome.ok ? outcome.rowCount : 0), 0);
+          this.#writeMinute(index - start, rows, performance.now() - begun);
+          return { done, end: index, insertMs };
+        }, { jobId: chargedJob });
         for (const outcome of value.done) {
           if (outcome.ok) {
             outcome.attempts = attempts;
@@ -160,9 +233,6 @@ class WriterThread {
         next = value.end;
         transactions++;
         maxHoldMs = Math.max(maxHoldMs, holdMs);
-        // Between transactions, never inside one: the WAL is checked after every commit, so a
-        // large group cannot carry it far past its threshold.
-        this.#maybeCheckpoint();
       } catch (error) {
         // The transaction rolled back as a whole, and SQLite does not say which batch caused a
         // non-lock error (a full disk fails them all alike): fail every batch not yet committed.
@@ -218,46 +288,80 @@ class WriterThread {
   // ---- jobs --------------------------------------------------------------------------------
 
   async #startJob(job: JobStartRequest): Promise<JobStartResult> {
-    const { value } = await this.#withLockRetry('job:start', [job.jobId], 'immediate', () => {
+    const { value, attempts } = await this.#withLockRetry('job:start', 'immediate', 'bookkeeping', (_begun, locks) => {
       const s = this.#statements;
-      const existing = s.getJob.get(job.jobId) as { status: string; cursor: number | null; lock_operations: string | null } | undefined;
-      if (existing?.status === 'completed' && !job.force) {
-        return { alreadyCompleted: true, cursor: existing.cursor ?? 0 };
+      const existing = s.getJob.get(job.jobId) as { status: string; cursor: number | null; source: string | null } | undefined;
+      const other = s.otherSource.get(job.leagueKey, job.source) as { source: string; jobs: number; rows: number } | undefined;
+      if (other && !job.replaceSource) {
+        throw new BackfillError('ERR_SOURCE_MISMATCH',
+          `League ${job.leagueKey} already holds ${other.rows} rows from the ${other.source} source (${other.jobs} job${other.jobs === 1 ? '' : 's'} in job_log); ` +
+          `this run's source is ${job.source}, and rows of two sources under one league would mix. ` +
+          `Run with the ${other.source} source again, use another database, or pass --replace-source (API: replaceSource) ` +
+          `to delete the ${other.source} rows of each season as it is fetched again from ${job.source}.`);
       }
+      const replacing = existing !== undefined && existing.source !== null && existing.source !== job.source;
+      if (existing?.status === 'completed' && !job.force && !replacing) {
+        this.#writeJobLocks(job.jobId, locks);
+        return { alreadyCompleted: true, cursor: existing.cursor ?? 0, attempts: 0 };
+      }
+      const restart = job.force || replacing;
+      if (replacing) s.deleteJobRows.run(job.jobId);
       const now = new Date().toISOString();
-      s.startJob.run({ jobId: job.jobId, leagueKey: job.leagueKey, season: job.season, source: job.source, force: job.force ? 1 : 0, now });
-      // A forced job starts over: its rejected records are recorded again as it goes.
-      if (job.force) s.clearRejected.run(job.jobId);
-      this.#lockOperations.set(job.jobId, parseOperations(existing?.lock_operations ?? null));
-      const cursor = job.force ? 0 : (existing?.cursor ?? 0);
-      return { alreadyCompleted: false, cursor };
-    }, this.#retry, { bookkeeping: true });
-    return value;
+      s.startJob.run({ jobId: job.jobId, leagueKey: job.leagueKey, season: job.season, source: job.source, force: restart ? 1 : 0, now });
+      // A job that starts over records its rejected records again as it goes.
+      if (restart) s.clearRejected.run(job.jobId);
+      this.#writeJobLocks(job.jobId, locks);
+      return { alreadyCompleted: false, cursor: restart ? 0 : (existing?.cursor ?? 0), attempts: 0 };
+    }, { jobId: job.jobId });
+    return { ...value, attempts };
   }
 
-  async #endJob(jobId: string, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
+  async #endJob(jobId: string, status: 'failed' | 'cancelled', error: string | null): Promise<{ attempts: number }> {
     // Recording the end is bookkeeping that must land even with retry_logic off, or a failed
-    // job would still read `running`: it always gets the full retry policy.
-    await this.#withLockRetry('job:end', [jobId], 'immediate', (attempt) => {
-      this.#applyPendingLocks([jobId], attempt);
+    // job would still read `running`: it always gets the full retry policy. A job that
+    // completed stays completed: its last batch said so, in the same transaction as its rows.
+    const { attempts } = await this.#withLockRetry('job:end', 'immediate', 'bookkeeping', (_begun, locks) => {
+      this.#writeJobLocks(jobId, locks);
       this.#statements.endJob.run({ jobId, status, error, now: new Date().toISOString() });
-    }, config.retry, { bookkeeping: true });
-    this.#lockOperations.delete(jobId);
+    }, { policy: config.retry, jobId });
+    this.#unwritten.delete(jobId);
+    return { attempts };
+  }
+
+  /** Writes an operation's lock figures (and any kept from its job's failed operations) into job_log. */
+  #writeJobLocks(jobId: string, locks: OperationLocks): void {
+    const figures = emptyOperation();
+    const kept = this.#unwritten.get(jobId);
+    if (kept) mergeOperation(figures, kept);
+    mergeOperation(figures, locks);
+    if (figures.count === 0 && figures.retries === 0) return;
+    const stored = (this.#statements.getOperations.get(jobId) as { lock_operations: string | null } | undefined)?.lock_operations ?? null;
+    this.#statements.addLocks.run({
+      jobId,
+      count: figures.count,
+      maxRetry: figures.retries,
+      retrySeconds: figures.waitMs / 1000,
+      operations: mergeOperationsJson(stored, figures.operations),
+    });
+    if (kept) this.#afterCommit.push(() => this.#unwritten.delete(jobId));
   }
 
   // ---- other writes ------------------------------------------------------------------------
 
-  async #exec(sql: string, params: unknown[][], mode: TransactionMode): Promise<{ changes: number; lastInsertRowid: number }> {
-    const { value } = await this.#withLockRetry('submit', [], mode, () => {
+  async #exec(sql: string, params: unknown[][], mode: TransactionMode): Promise<ExecResult> {
+    const { value } = await this.#withLockRetry('submit', mode, 'submit', () => {
       const statement = this.#db.prepare(sql);
       let changes = 0;
-      let lastInsertRowid = 0;
+      let lastInsertRowid: number | undefined;
       for (const set of params.length === 0 ? [[]] : params) {
         const result = statement.run(...set);
         changes += result.changes;
-        lastInsertRowid = Number(result.lastInsertRowid);
+        // SQLite keeps the last rowid of the connection, whatever the statement: it means
+        // something only when this statement inserted.
+        if (result.changes > 0 && /^\s*(INSERT|REPLACE)\b/i.test(sql)) lastInsertRowid = Number(result.lastInsertRowid);
       }
-      return { changes, lastInsertRowid };
+      this.#writeMinute(0, 0, 0);
+      return lastInsertRowid === undefined ? { changes } : { changes, lastInsertRowid };
     });
     return value;
   }
@@ -268,43 +372,65 @@ class WriterThread {
    * Opens a transaction that a caller drives statement by statement (serializable()). Only the
    * BEGIN is retried on a lock: statements after it belong to the caller. The writer serves
    * nothing else until the caller ends it, so the timeout bounds how long a careless caller
-   * can keep every other write waiting.
+   * can keep every other write waiting. Every later message must carry the session's id: a
+   * statement that arrives after its session timed out must not run in the next one.
    */
-  async beginSession(mode: TransactionMode, timeoutMs: number): Promise<{ ended: Promise<void> }> {
-    await this.#withLockRetry('serializable', [], mode, () => undefined, this.#retry, { keepOpen: true });
+  async beginSession(id: number, mode: TransactionMode, timeoutMs: number): Promise<{ ended: Promise<void> }> {
+    await this.#withLockRetry('serializable', mode, 'session', () => undefined, { keepOpen: true });
     let end!: () => void;
     const ended = new Promise<void>((resolve) => {
       end = resolve;
     });
     const timer = setTimeout(() => {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-      this.#session = undefined;
-      notify({ type: 'log', level: 'warn', message: `a serializable transaction was still open after ${timeoutMs} ms and was rolled back` });
-      end();
+      this.#closeSession(id, `it was still open after ${timeoutMs} ms and was rolled back`);
+      notify({ type: 'log', level: 'warn', message: `serializable transaction ${id} was still open after ${timeoutMs} ms and was rolled back` });
     }, timeoutMs);
-    this.#session = { end: () => { clearTimeout(timer); this.#session = undefined; end(); } };
+    this.#session = { id, end: () => { clearTimeout(timer); end(); } };
     return { ended };
   }
 
-  runInSession(sql: string, params: unknown[], returnRows: boolean): unknown {
-    if (!this.#session || !this.#db.inTransaction) throw new BackfillError('ERR_CLOSED', 'The serializable transaction is no longer open (it ended, failed or timed out)');
-    const statement = this.#db.prepare(sql);
-    if (returnRows && statement.reader) return statement.all(...params);
-    const result = statement.run(...params);
-    return { changes: result.changes, lastInsertRowid: Number(result.lastInsertRowid) };
+  #closeSession(id: number, why: string): void {
+    const session = this.#session;
+    if (session?.id !== id) return;
+    this.#session = undefined;
+    this.#endedSessions.set(id, why);
+    // Remember a few, for clear messages; the ids only grow.
+    for (const key of this.#endedSessions.keys()) {
+      if (this.#endedSessions.size <= 16) break;
+      this.#endedSessions.delete(key);
+    }
+    this.#neighbours.lockReleased();
+    session.end();
   }
 
-  endSession(commit: boolean): void {
-    const session = this.#session;
-    if (!session) throw new BackfillError('ERR_CLOSED', 'The serializable transaction is no longer open (it ended, failed or timed out)');
+  #assertSession(id: number): void {
+    if (this.#session?.id === id && this.#db.inTransaction) return;
+    const why = this.#endedSessions.get(id) ?? 'it already ended';
+    throw new BackfillError('ERR_TRANSACTION_CLOSED', `The serializable transaction ${id} is no longer open (${why}); nothing more runs in it, and it did not commit.`);
+  }
+
+  runInSession(id: number, sql: string, params: unknown[], returnRows: boolean): ExecResult | Array<Record<string, unknown>> {
+    this.#assertSession(id);
+    const statement = this.#db.prepare(sql);
+    if (returnRows && statement.reader) return statement.all(...params) as Array<Record<string, unknown>>;
+    const result = statement.run(...params);
+    return result.changes > 0 && /^\s*(INSERT|REPLACE)\b/i.test(sql)
+      ? { changes: result.changes, lastInsertRowid: Number(result.lastInsertRowid) }
+      : { changes: result.changes };
+  }
+
+  endSession(id: number, commit: boolean): null {
+    this.#assertSession(id);
     try {
-      if (this.#db.inTransaction) this.#db.exec(commit ? 'COMMIT' : 'ROLLBACK');
+      this.#db.exec(commit ? 'COMMIT' : 'ROLLBACK');
     } catch (error) {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      this.#closeSession(id, `its ${commit ? 'COMMIT' : 'ROLLBACK'} failed: ${(error as Error).message}`);
       throw error;
-    } finally {
-      session.end();
     }
+    this.#closeSession(id, commit ? 'it committed' : 'it was rolled back');
+    return null;
   }
 
   // ---- locks and retries -------------------------------------------------------------------
@@ -312,49 +438,56 @@ class WriterThread {
   /**
    * Runs `body` in one transaction, retrying the whole transaction on SQLITE_BUSY/LOCKED with
    * exponential backoff and jitter. Only lock errors are retried: anything else rolls back and
-   * fails at once. Every failed attempt and every long wait is counted as a lock.
+   * fails at once. The body gets the time the lock was taken and the operation's lock figures
+   * so far, to write them in the same transaction.
    */
   async #withLockRetry<T>(
     operation: string,
-    jobIds: string[],
     mode: TransactionMode,
-    body: (attempt: number) => T,
-    policy: RetryPolicy = this.#retry,
-    { keepOpen = false, bookkeeping = false }: { keepOpen?: boolean; bookkeeping?: boolean } = {},
-  ): Promise<{ value: T; attempts: number; waitMs: number; holdMs: number }> {
+    kind: WriteKind,
+    body: (begunAt: number, locks: OperationLocks) => T,
+    { policy = this.#retry, jobId = null, keepOpen = false }: RetryOptions = {},
+  ): Promise<LockedOperation<T>> {
     const started = performance.now();
+    const locks = emptyOperation();
     let attempts = 0;
-    let waitMs = 0;
     let holdMs = 0;
-    let value: T;
     const attempt = async (): Promise<T> => {
       attempts++;
+      await this.#leaveGap();
       const attemptStart = performance.now();
-      await this.#begin(mode, bookkeeping);
-      waitMs = performance.now() - attemptStart;
-      if (waitMs > config.lockWaitThresholdMs) {
-        this.#recordLock({ operation: `${operation}:begin`, attempt: attempts, delayMs: 0, waitMs, jobIds, code: 'SQLITE_BUSY (waited)', holders: [] }, started);
+      this.#waitHolders = [];
+      await this.#begin(mode, kind);
+      const lockedAt = performance.now();
+      if (lockedAt - attemptStart > config.lockWaitThresholdMs) {
+        this.#lock(locks, operation, attempts, 0, 'SQLITE_BUSY (waited)', lockedAt - started, jobId, false);
       }
-      const lockAcquired = performance.now();
+      locks.retries = attempts - 1;
+      locks.waitMs = locks.count > 0 ? lockedAt - started : 0;
       this.#afterCommit = [];
+      this.#afterRollback = [];
       try {
-        const result = body(attempts);
+        const result = body(lockedAt, locks);
         if (keepOpen) return result;
         const commitStart = performance.now();
         this.#db.exec('COMMIT');
         const now = performance.now();
-        this.#commitEstimateMs = 0.7 * this.#commitEstimateMs + 0.3 * (now - commitStart);
-        holdMs = now - lockAcquired;
+        holdMs = now - lockedAt;
+        if (kind === 'batch') this.#budget.record((result as { insertMs?: number }).insertMs ?? 0, now - commitStart);
         for (const step of this.#afterCommit) step();
         return result;
       } catch (error) {
         // SQLite may already have rolled back (for example on SQLITE_FULL or a BUSY commit).
         if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        for (const step of this.#afterRollback) step();
         throw error;
       } finally {
         this.#afterCommit = [];
+        this.#afterRollback = [];
+        if (!keepOpen) this.#lockReleased();
       }
     };
+    let value: T;
     try {
       value = await pRetry(attempt, {
         retries: policy.attempts - 1,
@@ -362,23 +495,28 @@ class WriterThread {
         // p-retry counts attempts and stops on anything that is not a lock error.
         minTimeout: 0,
         maxTimeout: 0,
-        shouldRetry: ({ error }) => isLockError(error),
+        signal: this.#stopping.signal,
+        shouldRetry: ({ error }) => isLockError(error) && !this.#stopping.signal.aborted,
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           if (!isLockError(error)) return;
           const delayMs = retriesLeft > 0 ? retryDelayMs(policy, attemptNumber) : 0;
           const code = String((error as { code?: string }).code);
-          const info: LockInfo = { operation, attempt: attemptNumber, delayMs, waitMs: performance.now() - started, jobIds, code, holders: this.#lockHolders() };
-          this.#recordLock(info, started);
-          if (retriesLeft > 0) {
-            this.#metrics.retries++;
-            notify({ type: 'retry', info });
-            await sleep(delayMs);
-          }
+          this.#lock(locks, operation, attemptNumber, delayMs, code, performance.now() - started, jobId, retriesLeft > 0);
+          if (retriesLeft > 0 && !this.#stopping.signal.aborted) await sleep(delayMs, this.#stopping.signal).catch(() => undefined);
         },
       });
     } catch (error) {
       if (!isLockError(error)) throw error;
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      // The operation failed: its figures go with its job's next write (or its end).
+      locks.retries = attempts - 1;
+      locks.waitMs = performance.now() - started;
+      if (jobId !== null) {
+        const kept = this.#unwritten.get(jobId) ?? emptyOperation();
+        mergeOperation(kept, locks);
+        this.#unwritten.set(jobId, kept);
+      }
+      notify({ type: 'operation', info: { operation, attempts, waitMs: locks.waitMs, ok: false, jobId } });
+      const seconds = (locks.waitMs / 1000).toFixed(1);
       this.#holdersReadAt = Number.NEGATIVE_INFINITY;
       const holders = writeLockHolders(findLockHolders(config.path)).filter((holder) => !holder.self);
       const who = holders.length > 0 ? ` Held by: ${describeHolders(holders)}.` : '';
@@ -389,16 +527,58 @@ class WriterThread {
         { cause: error },
       );
     }
-    return { value, attempts, waitMs, holdMs };
+    if (locks.count > 0) notify({ type: 'operation', info: { operation, attempts, waitMs: locks.waitMs, ok: true, jobId } });
+    return { value, attempts, waitMs: locks.waitMs, holdMs };
+  }
+
+  /** Counts one lock of the operation, names who held it, and tells the main thread. */
+  #lock(locks: OperationLocks, operation: string, attempt: number, delayMs: number, code: string, waitMs: number, jobId: string | null, retrying: boolean): void {
+    const holders = this.#waitHolders.length > 0 ? this.#waitHolders : this.#lockHolders();
+    countLock(locks, operation, holders);
+    const minute = this.#minute;
+    minute.locks++;
+    if (retrying) minute.retries++;
+    for (const holder of holders) {
+      const entry = minute.holders.get(holder.pid) ?? { command: holder.command, waits: 0, waitMs: 0 };
+      entry.waits++;
+      entry.waitMs += waitMs;
+      minute.holders.set(holder.pid, entry);
+    }
+    const info: LockInfo = {
+      operation: code.includes('waited') ? `${operation}:begin` : operation,
+      attempt, delayMs, waitMs, jobIds: jobId === null ? [] : [jobId], code,
+      holders: holders.map(({ pid, command }) => ({ pid, command, lock: 'write' })),
+    };
+    notify({ type: 'lock', info });
+    if (retrying) notify({ type: 'retry', info });
+  }
+
+  /** While other processes use the file, keeps the lock free for a moment before taking it again. */
+  async #leaveGap(): Promise<void> {
+    const gap = this.#neighbours.gapBeforeBegin();
+    if (gap <= 0) return;
+    const started = performance.now();
+    await sleep(gap, this.#stopping.signal).catch(() => undefined);
+    this.#minute.yields++;
+    this.#minute.yieldMs += performance.now() - started;
+  }
+
+  #lockReleased(): void {
+    this.#neighbours.lockReleased();
+    this.#minute.neighbourCommits += this.#neighbours.takeNeighbourCommits();
+    // Between transactions, never inside one; while neighbours are present this runs in the
+    // gap the writer leaves them anyway.
+    if (this.#flags.wal_mode) this.#checkpoints.afterTransaction(this.#neighbours.present);
   }
 
   /** Takes the write lock the way the configured strategy waits for it (see lock-wait.ts). */
-  async #begin(mode: TransactionMode, bookkeeping: boolean): Promise<void> {
+  async #begin(mode: TransactionMode, kind: WriteKind): Promise<void> {
     // explicit_transactions decides how batches and submitted writes begin. The writer's own
     // bookkeeping (a job's start and end) reads then writes, and a deferred transaction that
     // upgrades from read to write fails at once when another writer holds the lock (SQLite
-    // skips the busy handler there to avoid deadlock): it always begins IMMEDIATE.
-    const legacy = !this.#flags.explicit_transactions && !bookkeeping;
+    // skips the busy handler there to avoid deadlock): it always begins IMMEDIATE. A
+    // serializable() session keeps the mode isolation_levels gave it.
+    const legacy = !this.#flags.explicit_transactions && (kind === 'batch' || kind === 'submit');
     const statement = legacy || mode === 'deferred' ? 'BEGIN' : mode === 'exclusive' ? 'BEGIN EXCLUSIVE' : 'BEGIN IMMEDIATE';
     // A deferred BEGIN takes no lock: the wait happens at the first write, inside SQLite.
     if (statement === 'BEGIN') {
@@ -407,157 +587,111 @@ class WriterThread {
     }
     // Without pragma_optimizations there is no busy wait at all (the legacy behaviour), whatever the strategy.
     const deadlineMs = this.#flags.pragma_optimizations ? config.lockWaitDeadlineMs : 0;
-    await LOCK_WAITERS[config.lockWait]({ db: this.#db, statement, deadlineMs });
+    await LOCK_WAITERS[config.lockWait]({
+      db: this.#db, statement, deadlineMs,
+      onBusy: () => {
+        this.#holdersReadAt = Number.NEGATIVE_INFINITY;
+        this.#waitHolders = this.#lockHolders();
+      },
+    });
   }
 
   /**
-   * Who holds the write lock, from /proc/locks. Read at most every 250 ms: a lock storm must
+   * Who holds the write lock, from /proc/locks. Read at most every 100 ms: a lock storm must
    * not turn into a storm of /proc reads on the writer's hot path.
    */
-  #lockHolders(): LockInfo['holders'] {
+  #lockHolders(): HolderWait[] {
     const now = performance.now();
-    if (now - this.#holdersReadAt > 250) {
+    if (now - this.#holdersReadAt > 100) {
       this.#holdersReadAt = now;
-      this.#holders = writeLockHolders(findLockHolders(config.path))
+      this.#cachedHolders = writeLockHolders(findLockHolders(config.path))
         .filter((holder) => !holder.self)
-        .map(({ pid, command, lock }) => ({ pid, command, lock }));
+        .map(({ pid, command }) => ({ pid, command }));
     }
-    return this.#holders;
+    return this.#cachedHolders;
   }
 
-  #recordLock(info: LockInfo, started: number): void {
-    this.#metrics.locks++;
-    this.#metrics.lockWaitMs += info.waitMs;
-    for (const jobId of info.jobIds) {
-      const pending = this.#pendingLocks.get(jobId) ?? { count: 0, maxRetry: 0, retrySeconds: 0, operations: {} };
-      pending.count++;
-      pending.maxRetry = Math.max(pending.maxRetry, info.attempt - (info.code.includes('waited') ? 1 : 0));
-      pending.retrySeconds = Math.max(pending.retrySeconds, (performance.now() - started) / 1000);
-      pending.operations[info.operation] = (pending.operations[info.operation] ?? 0) + 1;
-      // lock_operations also counts who held the lock, as `holder:pid (command)` keys.
-      for (const holder of info.holders) {
-        const key = `holder:${holder.pid} (${holder.command.slice(0, 80)})`;
-        pending.operations[key] = (pending.operations[key] ?? 0) + 1;
-      }
-      this.#pendingLocks.set(jobId, pending);
-    }
-    notify({ type: 'lock', info });
-  }
-
-  /** Writes the lock figures gathered for these jobs into job_log, inside the current transaction. */
-  #applyPendingLocks(jobIds: Iterable<string>, attempt: number): void {
-    for (const jobId of jobIds) {
-      const pending = this.#pendingLocks.get(jobId);
-      if (!pending) continue;
-      const operations = this.#lockOperations.get(jobId) ?? {};
-      for (const [name, count] of Object.entries(pending.operations)) operations[name] = (operations[name] ?? 0) + count;
-      this.#lockOperations.set(jobId, operations);
-      this.#statements.addLocks.run({
-        jobId,
-        count: pending.count,
-        maxRetry: Math.max(pending.maxRetry, attempt - 1),
-        retrySeconds: pending.retrySeconds,
-        operations: JSON.stringify(operations),
-      });
-    }
-    // Cleared only once the transaction commits; a rollback must not lose them.
-    const applied = [...jobIds];
-    this.#afterCommit.push(() => {
-      for (const jobId of applied) this.#pendingLocks.delete(jobId);
-    });
-  }
-
-  #writeMetrics(batches: number, rows: number, holdMs: number): void {
+  /** Writes the minute's figures (and pending alerts and state) inside the current transaction. */
+  #writeMinute(batches: number, rows: number, holdMs: number): void {
     const minute = Math.floor(Date.now() / 60_000);
-    const written = { ...this.#metrics };
-    this.#statements.addMetrics.run({ minute, batches, rows, failed: 0, locks: written.locks, retries: written.retries, lockWaitMs: written.lockWaitMs, holdMs });
-    this.#afterCommit.push(() => {
-      this.#metrics.locks -= written.locks;
-      this.#metrics.retries -= written.retries;
-      this.#metrics.lockWaitMs -= written.lockWaitMs;
+    const written = copyMinute(this.#minute);
+    const checkpoints = this.#checkpoints.takeFigures();
+    const s = this.#statements;
+    s.addMetrics.run({
+      minute, batches, rows, failed: 0, locks: written.locks, retries: written.retries, lockWaitMs: written.lockWaitMs, holdMs,
+      walBytes: checkpoints.maxWalBytes, checkpoints: checkpoints.checkpoints, blocked: checkpoints.blocked,
+      yields: written.yields, yieldMs: written.yieldMs, neighbourCommits: written.neighbourCommits,
+    });
+    for (const [pid, holder] of written.holders) s.addHolder.run({ minute, pid, command: holder.command, waits: holder.waits, waitMs: holder.waitMs });
+    const alerts = this.#pendingAlerts.splice(0);
+    for (const alert of alerts) s.addAlert.run(alert.at, alert.level, alert.message, JSON.stringify(alert.figures));
+    const pin = this.#pendingPin;
+    this.#pendingPin = undefined;
+    if (pin) s.setState.run('wal_pin', JSON.stringify(pin.value), new Date().toISOString());
+    this.#afterCommit.push(() => subtractMinute(this.#minute, written));
+    // Rolled back: the alerts and the pin go with the next transaction.
+    this.#afterRollback.push(() => {
+      this.#pendingAlerts.unshift(...alerts);
+      this.#pendingPin ??= pin;
     });
   }
 
-  /** A failed batch is counted in its own small transaction; if even that is locked out, the count is kept for the next one. */
+  /** A failed batch is counted in its own small transaction; if even that is locked out, the count is lost (best effort). */
   #recordFailedBatches(count: number): void {
     if (count === 0) return;
     try {
       const minute = Math.floor(Date.now() / 60_000);
       this.#db.transaction(() => {
-        this.#statements.addMetrics.run({ minute, batches: 0, rows: 0, failed: count, locks: this.#metrics.locks, retries: this.#metrics.retries, lockWaitMs: this.#metrics.lockWaitMs, holdMs: 0 });
+        this.#statements.addMetrics.run({
+          minute, batches: 0, rows: 0, failed: count, locks: 0, retries: 0, lockWaitMs: 0, holdMs: 0,
+          walBytes: 0, checkpoints: 0, blocked: 0, yields: 0, yieldMs: 0, neighbourCommits: 0,
+        });
       }).immediate();
-      this.#metrics = { locks: 0, retries: 0, lockWaitMs: 0 };
     } catch {
       // Metrics are best effort; the batch failure itself reaches the caller.
     }
   }
 
-  // ---- checkpoints -------------------------------------------------------------------------
-
-  /**
-   * Checkpoints between transactions once the WAL passes its threshold, so the WAL cannot grow
-   * without bound. PASSIVE never waits for readers; when it could copy every frame, RESTART
-   * lets the next writer start the WAL from its beginning (and journal_size_limit trims it).
-   * A WAL that keeps growing although we checkpoint means a reader holds an old snapshot.
-   */
-  #maybeCheckpoint(): void {
-    if (!this.#flags.wal_mode) return;
-    let walBytes = 0;
-    try {
-      walBytes = statSync(this.#walPath).size;
-    } catch {
-      return;
-    }
-    if (walBytes < config.checkpointThresholdBytes) return;
-    // PASSIVE never waits: it copies what no reader still needs, and once every frame is
-    // copied the next commit starts the WAL over (journal_size_limit trims the file). Under
-    // a steady stream of readers that moment may never come, and the WAL only grows: then
-    // RESTART, which waits for the readers of older snapshots to finish their statement.
-    // It waits through the busy handler, so its wait is cut short to keep the writer moving.
-    const passive = this.#checkpoint('PASSIVE');
-    let complete = !passive.busy && passive.checkpointedPages >= passive.walPages;
-    if (!complete) complete = this.#restartCheckpoint();
-    if (complete) {
-      this.#starvedCheckpoints = 0;
-    } else {
-      this.#starvedCheckpoints++;
-      if (this.#starvedCheckpoints >= 3 && walBytes > this.#lastWalBytes) {
-        notify({
-          type: 'alert',
-          level: 'warning',
-          message: `checkpoint starvation: the WAL grew to ${walBytes} bytes across ${this.#starvedCheckpoints} checkpoints that could not finish; a reader keeps an old snapshot open`,
-          figures: { walBytes, starvedCheckpoints: this.#starvedCheckpoints },
-        });
-      }
-    }
-    this.#lastWalBytes = walBytes;
+  #raise(alert: AlertRecord): void {
+    this.#pendingAlerts.push({ ...alert, at: new Date().toISOString() });
+    notify({ type: 'alert', ...alert });
   }
 
-  /** RESTART with a short wait for readers; true when the WAL will start over. */
-  #restartCheckpoint(): boolean {
-    const busyTimeout = Number(this.#db.pragma('busy_timeout', { simple: true }));
-    // The wait grows while starvation persists (200 ms, 400 ms, ... up to busy_timeout): readers
-    // whose statements overlap and each outlast a short wait would otherwise starve it forever.
-    const wait = Math.min(Math.max(busyTimeout, RESTART_WAIT_MS), RESTART_WAIT_MS * 2 ** Math.min(this.#starvedCheckpoints, 5));
-    this.#db.pragma(`busy_timeout = ${wait}`);
+  #recordWriterState(value: Record<string, unknown> | null): void {
     try {
-      const restart = this.#checkpoint('RESTART');
-      return !restart.busy;
+      this.#db.transaction(() => this.#statements.setState.run('writer', JSON.stringify(value), new Date().toISOString())).immediate();
     } catch (error) {
-      if (isLockError(error)) return false;
+      if (!isLockError(error)) throw error;
+      // Informational: another process held the lock past busy_timeout at start or close.
+    }
+  }
+
+  // ---- checkpoints -------------------------------------------------------------------------
+
+  #walBytes(): number {
+    try {
+      return statSync(this.#walPath).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** RESTART with a bounded wait for readers; null when the lock could not be had in time. */
+  #restart(waitMs: number): CheckpointResult | null {
+    const busyTimeout = Number(this.#db.pragma('busy_timeout', { simple: true }));
+    this.#db.pragma(`busy_timeout = ${Math.max(1, Math.floor(waitMs))}`);
+    try {
+      return toResult(this.#checkpoint('RESTART'));
+    } catch (error) {
+      if (isLockError(error)) return null;
       throw error;
     } finally {
       this.#db.pragma(`busy_timeout = ${busyTimeout}`);
     }
   }
 
-  #checkpoint(mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE'): CheckpointInfo {
-    let walBytesBefore = 0;
-    try {
-      walBytesBefore = statSync(this.#walPath).size;
-    } catch {
-      // no WAL file: nothing to report
-    }
+  #checkpoint(mode: CheckpointMode): CheckpointInfo {
+    const walBytesBefore = this.#walBytes();
     const started = performance.now();
     const [result] = this.#db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
     const info: CheckpointInfo = {
@@ -572,14 +706,46 @@ class WriterThread {
     return info;
   }
 
-  #close(): void {
+  #close(): null {
     try {
+      // Figures and alerts still pending are written in one last small transaction.
+      if (this.#pendingAlerts.length > 0 || this.#pendingPin || this.#minute.locks > 0 || this.#minute.yields > 0) {
+        try {
+          this.#db.transaction(() => this.#writeMinute(0, 0, 0)).immediate();
+        } catch {
+          // best effort
+        }
+      }
+      this.#recordWriterState(null);
       if (this.#flags.wal_mode) this.#checkpoint('PASSIVE');
       this.#db.pragma('optimize');
     } finally {
       this.#db.close();
+      this.#lease.release();
     }
+    return null;
   }
+}
+
+function toResult(info: CheckpointInfo): CheckpointResult {
+  return { busy: info.busy, walFrames: info.walPages, checkpointedFrames: info.checkpointedPages };
+}
+
+/** Other processes in a read transaction that uses the WAL: a read lock on read mark 1 to 4 of the -shm file. */
+function pinningReaders(path: string): PinningReader[] {
+  const seen = new Map<number, PinningReader>();
+  for (const holder of findLockHolders(path)) {
+    if (holder.self || holder.file !== 'shm' || holder.type !== 'READ') continue;
+    if (!coversReadMark(holder)) continue;
+    if (!seen.has(holder.pid)) seen.set(holder.pid, { pid: holder.pid, command: holder.command });
+  }
+  return [...seen.values()];
+}
+
+/** Bytes 124..127 of the -shm lock area are read marks 1..4 (read mark 0 reads the database file only). */
+function coversReadMark(holder: LockHolder): boolean {
+  const end = holder.end ?? Number.MAX_SAFE_INTEGER;
+  return holder.start <= 127 && end >= 124;
 }
 
 function fileIdentity(path: string): string | null {
@@ -592,31 +758,24 @@ function fileIdentity(path: string): string | null {
   }
 }
 
-function uniqueJobIds(batches: BatchMessage[], start: number, end = batches.length): string[] {
-  const ids = new Set<string>();
-  for (let index = start; index < end; index++) ids.add(batches[index]!.jobId);
-  return [...ids];
-}
-
-function parseOperations(text: string | null): Record<string, number> {
-  if (!text) return {};
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, number>) : {};
-  } catch {
-    return {};
-  }
+function processCommand(): string {
+  return [process.argv0, ...process.argv.slice(1)].join(' ').slice(0, 200);
 }
 
 function prepareStatements(db: Database, cfg: WriterConfig): Record<string, Statement> & {
-  insertRow: Statement; insertRejected: Statement; getJob: Statement; clearRejected: Statement; startJob: Statement; advanceJob: Statement;
-  endJob: Statement; addLocks: Statement; addMetrics: Statement;
+  insertRow: Statement; insertRejected: Statement; getJob: Statement; otherSource: Statement; deleteJobRows: Statement; clearRejected: Statement;
+  startJob: Statement; advanceJob: Statement; endJob: Statement; getOperations: Statement; addLocks: Statement; addMetrics: Statement;
+  addHolder: Statement; addAlert: Statement; setState: Statement;
 } {
   const t = cfg.tables;
   return {
     insertRow: db.prepare(insertTransactionSql(t.transactions)),
     insertRejected: db.prepare(`INSERT INTO ${t.rejectedRows} (job_id, raw, reason, rejected_at) VALUES (?, ?, ?, ?)`),
-    getJob: db.prepare(`SELECT status, cursor, lock_operations FROM ${t.jobLog} WHERE job_id = ?`),
+    getJob: db.prepare(`SELECT status, cursor, source FROM ${t.jobLog} WHERE job_id = ?`),
+    // Jobs of the same league (its key across seasons) written from another source.
+    otherSource: db.prepare(`SELECT source, count(*) AS jobs, sum(rows_inserted) AS rows FROM ${t.jobLog}
+      WHERE league_key = ? AND source IS NOT NULL AND source <> ? AND rows_inserted > 0 GROUP BY source ORDER BY rows DESC LIMIT 1`),
+    deleteJobRows: db.prepare(`DELETE FROM ${t.transactions} WHERE job_id = ?`),
     clearRejected: db.prepare(`DELETE FROM ${t.rejectedRows} WHERE job_id = ?`),
     startJob: db.prepare(`INSERT INTO ${t.jobLog} (job_id, job_type, league_key, season, source, status, cursor, runs, created_at, started_at, updated_at)
       VALUES (@jobId, 'transactions', @leagueKey, @season, @source, 'running', 0, 1, @now, @now, @now)
@@ -628,22 +787,35 @@ function prepareStatements(db: Database, cfg: WriterConfig): Record<string, Stat
         rows_inserted = CASE WHEN @force THEN 0 ELSE rows_inserted END,
         rows_ignored = CASE WHEN @force THEN 0 ELSE rows_ignored END,
         rows_rejected = CASE WHEN @force THEN 0 ELSE rows_rejected END`),
-    advanceJob: db.prepare(`UPDATE ${t.jobLog} SET cursor = coalesce(@cursor, cursor), pages_fetched = pages_fetched + @pages,
+    // The cursor only moves forward: a batch can never take a job back to an older page.
+    advanceJob: db.prepare(`UPDATE ${t.jobLog} SET cursor = max(coalesce(cursor, 0), coalesce(@cursor, cursor, 0)), pages_fetched = pages_fetched + @pages,
       rows_fetched = rows_fetched + @fetched, rows_inserted = rows_inserted + @inserted, rows_ignored = rows_ignored + @ignored,
       rows_rejected = rows_rejected + @rejected,
       status = CASE WHEN @final THEN 'completed' ELSE status END,
       finished_at = CASE WHEN @final THEN @now ELSE finished_at END, updated_at = @now
       WHERE job_id = @jobId`),
-    endJob: db.prepare(`UPDATE ${t.jobLog} SET status = @status, error = @error, finished_at = @now, updated_at = @now WHERE job_id = @jobId`),
+    // Ending a job is idempotent, and a completed job stays completed.
+    endJob: db.prepare(`UPDATE ${t.jobLog} SET status = @status, error = @error, finished_at = @now, updated_at = @now
+      WHERE job_id = @jobId AND status <> 'completed'`),
+    getOperations: db.prepare(`SELECT lock_operations FROM ${t.jobLog} WHERE job_id = ?`),
     addLocks: db.prepare(`UPDATE ${t.jobLog} SET lock_count = coalesce(lock_count, 0) + @count,
       max_retry_count = max(coalesce(max_retry_count, 0), @maxRetry), total_retry_time = coalesce(total_retry_time, 0) + @retrySeconds,
       lock_operations = @operations WHERE job_id = @jobId`),
-    addMetrics: db.prepare(`INSERT INTO ${t.writerMetrics} (minute, transactions, batches, failed_batches, rows, locks, retries, lock_wait_ms, max_hold_ms)
-      VALUES (@minute, CASE WHEN @batches > 0 THEN 1 ELSE 0 END, @batches, @failed, @rows, @locks, @retries, @lockWaitMs, @holdMs)
+    addMetrics: db.prepare(`INSERT INTO ${t.writerMetrics} (minute, transactions, batches, failed_batches, rows, locks, retries, lock_wait_ms, max_hold_ms,
+        max_wal_bytes, checkpoints, checkpoints_blocked, yields, yield_ms, neighbour_commits)
+      VALUES (@minute, CASE WHEN @batches > 0 THEN 1 ELSE 0 END, @batches, @failed, @rows, @locks, @retries, @lockWaitMs, @holdMs,
+        @walBytes, @checkpoints, @blocked, @yields, @yieldMs, @neighbourCommits)
       ON CONFLICT (minute) DO UPDATE SET transactions = transactions + excluded.transactions, batches = batches + excluded.batches,
         failed_batches = failed_batches + excluded.failed_batches, rows = rows + excluded.rows, locks = locks + excluded.locks,
         retries = retries + excluded.retries, lock_wait_ms = lock_wait_ms + excluded.lock_wait_ms,
-        max_hold_ms = max(max_hold_ms, excluded.max_hold_ms)`),
+        max_hold_ms = max(max_hold_ms, excluded.max_hold_ms), max_wal_bytes = max(max_wal_bytes, excluded.max_wal_bytes),
+        checkpoints = checkpoints + excluded.checkpoints, checkpoints_blocked = checkpoints_blocked + excluded.checkpoints_blocked,
+        yields = yields + excluded.yields, yield_ms = yield_ms + excluded.yield_ms, neighbour_commits = neighbour_commits + excluded.neighbour_commits`),
+    addHolder: db.prepare(`INSERT INTO ${WRITER_TABLES.lockHolders} (minute, pid, command, waits, wait_ms) VALUES (@minute, @pid, @command, @waits, @waitMs)
+      ON CONFLICT (minute, pid) DO UPDATE SET waits = waits + excluded.waits, wait_ms = wait_ms + excluded.wait_ms, command = excluded.command`),
+    addAlert: db.prepare(`INSERT INTO ${WRITER_TABLES.alerts} (at, level, message, figures) VALUES (?, ?, ?, ?)`),
+    setState: db.prepare(`INSERT INTO ${WRITER_TABLES.state} (key, value, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
   };
 }
 
@@ -667,14 +839,15 @@ const reply = (id: number, run: () => unknown): void => {
 };
 port.on('message', (request: WriterRequest) => {
   // Statements of the open interactive transaction are served at once: the queue is waiting
-  // for that transaction to end.
-  if (request.type === 'tx:run') return reply(request.id, () => writer.runInSession(request.sql, request.params, request.returnRows));
-  if (request.type === 'tx:end') return reply(request.id, () => writer.endSession(request.commit));
+  // for that transaction to end. So is an abort: it must reach a writer that is waiting.
+  if (request.type === 'tx:run') return reply(request.id, () => writer.runInSession(request.sessionId, request.sql, request.params, request.returnRows));
+  if (request.type === 'tx:end') return reply(request.id, () => writer.endSession(request.sessionId, request.commit));
+  if (request.type === 'abort') return reply(request.id, () => { writer.abort(); return null; });
   queue = queue.then(async () => {
     try {
       if (request.type === 'tx:begin') {
-        const { ended } = await writer.beginSession(request.mode, request.timeoutMs);
-        notify({ type: 'result', id: request.id, ok: true, value: null });
+        const { ended } = await writer.beginSession(request.id, request.mode, request.timeoutMs);
+        notify({ type: 'result', id: request.id, ok: true, value: { sessionId: request.id } });
         await ended;
         return;
       }

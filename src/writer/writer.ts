@@ -5,29 +5,37 @@ import type { Logger } from '../logger.js';
 import type { AppliedSettings } from '../db/open.js';
 import type { MigrationResult } from '../db/schema.js';
 import type {
+  AlertRecord,
   BatchMessage,
   CheckpointInfo,
+  CheckpointMode,
   CommitResult,
+  ExecResult,
   JobStartRequest,
   JobStartResult,
   LockInfo,
+  OperationInfo,
   TransactionMode,
   WriterConfig,
   WriterNotice,
   WriterRequest,
+  WriterResponses,
 } from './protocol.js';
 
 export interface WriterHandleEvents {
   lock: [info: LockInfo];
   alert: [alert: { level: 'info' | 'warning' | 'critical'; message: string; figures: Record<string, number | string> }];
   retry: [info: LockInfo];
+  /** An operation that met a lock is over: its attempts and its whole wait. */
+  operation: [info: OperationInfo];
   checkpoint: [info: CheckpointInfo];
   /** A fault no caller can receive: the writer thread died. */
   error: [error: Error];
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
-type RequestBody<T extends WriterRequest['type']> = Omit<Extract<WriterRequest, { type: T }>, 'id' | 'type'>;
+type RequestType = WriterRequest['type'];
+type RequestBody<T extends RequestType> = Omit<Extract<WriterRequest, { type: T }>, 'id' | 'type'>;
 
 /**
  * The main thread's handle on the writer thread: requests become promises, notices become
@@ -100,6 +108,9 @@ export class WriterHandle extends EventEmitter<WriterHandleEvents> {
       case 'retry':
         this.emit('retry', notice.info);
         return;
+      case 'operation':
+        this.emit('operation', notice.info);
+        return;
       case 'checkpoint':
         this.emit('checkpoint', notice.info);
         return;
@@ -114,10 +125,11 @@ export class WriterHandle extends EventEmitter<WriterHandleEvents> {
     }
   }
 
-  #request<T>(type: WriterRequest['type'], body: object): Promise<T> {
+  /** Sends a request; the promise is typed by the request's response in WriterResponses. */
+  #request<T extends RequestType>(type: T, body: RequestBody<T>): Promise<WriterResponses[T]> {
     if (this.#exited) return Promise.reject(new ClosedError('The writer'));
     const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<WriterResponses[T]>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       this.#worker.postMessage({ ...body, type, id });
     });
@@ -126,40 +138,57 @@ export class WriterHandle extends EventEmitter<WriterHandleEvents> {
   /** Commits the batches in as few transactions as the writer's time budget allows (group commit). */
   commit(batches: BatchMessage[]): Promise<CommitResult> {
     this.#assertOpen();
-    return this.#request<CommitResult>('commit', { batches } satisfies RequestBody<'commit'>);
+    return this.#request('commit', { batches });
   }
 
   startJob(job: JobStartRequest): Promise<JobStartResult> {
     this.#assertOpen();
-    return this.#request('job:start', { job } satisfies RequestBody<'job:start'>);
+    return this.#request('job:start', { job });
   }
 
-  endJob(jobId: string, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
-    return this.#request('job:end', { jobId, status, error } satisfies RequestBody<'job:end'>);
+  endJob(jobId: string, status: 'failed' | 'cancelled', error: string | null): Promise<{ attempts: number }> {
+    return this.#request('job:end', { jobId, status, error });
   }
 
-  exec(sql: string, params: unknown[][], mode: TransactionMode): Promise<{ changes: number; lastInsertRowid: number }> {
+  exec(sql: string, params: unknown[][], mode: TransactionMode): Promise<ExecResult> {
     this.#assertOpen();
-    return this.#request('exec', { sql, params, mode } satisfies RequestBody<'exec'>);
+    return this.#request('exec', { sql, params, mode });
   }
 
-  /** Opens an interactive transaction; resolves once the writer holds the lock. */
-  beginTransaction(mode: TransactionMode, timeoutMs: number): Promise<void> {
+  /** Opens an interactive transaction; resolves with its session id once the writer holds the lock. */
+  async beginTransaction(mode: TransactionMode, timeoutMs: number): Promise<number> {
     this.#assertOpen();
-    return this.#request('tx:begin', { mode, timeoutMs } satisfies RequestBody<'tx:begin'>);
+    return (await this.#request('tx:begin', { mode, timeoutMs })).sessionId;
   }
 
-  runInTransaction(sql: string, params: unknown[], returnRows: boolean): Promise<unknown> {
-    return this.#request('tx:run', { sql, params, returnRows } satisfies RequestBody<'tx:run'>);
+  runInTransaction(sessionId: number, sql: string, params: unknown[], returnRows: boolean): Promise<WriterResponses['tx:run']> {
+    return this.#request('tx:run', { sessionId, sql, params, returnRows });
   }
 
-  endTransaction(commit: boolean): Promise<void> {
-    return this.#request('tx:end', { commit } satisfies RequestBody<'tx:end'>);
+  async endTransaction(sessionId: number, commit: boolean): Promise<void> {
+    await this.#request('tx:end', { sessionId, commit });
   }
 
-  checkpoint(mode: 'PASSIVE' | 'FULL' | 'RESTART' | 'TRUNCATE' = 'PASSIVE'): Promise<CheckpointInfo> {
+  /** Stores an alert raised in the main thread beside the writer's own (writer_alerts). */
+  async recordAlert(alert: AlertRecord): Promise<void> {
+    if (this.#closing || this.#exited) return;
+    await this.#request('alert', { alert });
+  }
+
+  /** Tells the writer to stop waiting: backoff sleeps end, and what waits for the lock fails. */
+  async abort(): Promise<void> {
+    if (this.#exited) return;
+    await this.#request('abort', {});
+  }
+
+  checkpoint(mode: CheckpointMode = 'PASSIVE'): Promise<CheckpointInfo> {
     this.#assertOpen();
-    return this.#request('checkpoint', { mode } satisfies RequestBody<'checkpoint'>);
+    return this.#request('checkpoint', { mode });
+  }
+
+  /** Ends the thread at once, without waiting for what it is doing (an open transaction rolls back). */
+  async terminate(): Promise<void> {
+    if (!this.#exited) await this.#worker.terminate();
   }
 
   /** Checkpoints passively, runs PRAGMA optimize, closes the connection and ends the thread. Safe to call twice. */

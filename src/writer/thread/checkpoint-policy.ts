@@ -1,0 +1,193 @@
+/**
+ * The checkpoint policy: keeps the WAL bounded without ever holding the write lock longer
+ * than a transaction may.
+ *
+ * - PASSIVE copies to the database every frame that no reader still needs. It takes no write
+ *   lock, so other writers go on while it runs. Once every frame is copied, SQLite starts the
+ *   WAL over at the next write, provided no reader is still reading from it.
+ * - RESTART forces that start-over, but it waits for the readers while holding the write lock,
+ *   so every other writer waits behind it. It is used only over the threshold, with a wait
+ *   bounded by the lock budget, at most once per `restartEveryMs`, and never escalated.
+ * - A reader that holds an old snapshot (a notebook with an open transaction) pins the WAL:
+ *   nothing written after its snapshot can be copied, and the WAL cannot start over. Waiting it
+ *   out would block everyone, so it is reported instead (an alert naming its process, and the
+ *   `wal_pin` state that health and the dashboard read), and the WAL is reset soon after the
+ *   reader lets go.
+ * - While other processes use the file the writer checkpoints after each of its transactions,
+ *   in the gap it leaves them anyway: otherwise their own automatic checkpoints (SQLite's
+ *   default: after any commit that finds 1000 pages in the WAL) do the engine's copying inside
+ *   their commits, and their commits get slow.
+ *
+ * Pure over injected effects, so it is tested without threads or files.
+ */
+export interface CheckpointResult {
+  /** The checkpoint could not finish: a reader (or another checkpointer) was in the way. */
+  busy: boolean;
+  /** Frames in the WAL, and frames copied to the database. */
+  walFrames: number;
+  checkpointedFrames: number;
+}
+
+export interface PinningReader {
+  pid: number;
+  command: string;
+}
+
+export interface WalPin {
+  pid: number;
+  command: string;
+  since: string;
+  walBytes: number;
+}
+
+export interface CheckpointEffects {
+  /** Size of the WAL file (bytes); 0 when there is none. */
+  walBytes(): number;
+  passive(): CheckpointResult;
+  /** RESTART, waiting at most `waitMs` for readers; null when it could not get the lock. */
+  restart(waitMs: number): CheckpointResult | null;
+  /** Other processes reading from the WAL (a read lock on a read mark other than 0). */
+  pinningReaders(): PinningReader[];
+  alert(level: 'info' | 'warning', message: string, figures: Record<string, number | string>): void;
+  /** Records the pin for other processes to read (null: no pin). */
+  recordPin(pin: WalPin | null): void;
+  now(): number;
+  isoNow(): string;
+}
+
+export interface CheckpointPolicyOptions {
+  /** WAL size above which the writer checkpoints (bytes). */
+  thresholdBytes: number;
+  /** The most a RESTART may wait for readers while it holds the write lock (ms): the transaction budget. */
+  restartWaitMs: number;
+  /** RESTART at most this often (ms). @default 250 */
+  restartEveryMs?: number;
+  /** A reader that still pins the WAL this long after it was first seen is reported (ms). @default 1000 */
+  pinAfterMs?: number;
+  /** While pinned, look again this often (ms). @default 250 */
+  pinCheckEveryMs?: number;
+}
+
+export interface CheckpointFigures {
+  checkpoints: number;
+  blocked: number;
+  maxWalBytes: number;
+}
+
+export class CheckpointPolicy {
+  readonly #options: Required<CheckpointPolicyOptions>;
+  readonly #effects: CheckpointEffects;
+  #pin: (WalPin & { checkpointed: number }) | null = null;
+  /** Since when PASSIVE has been stuck at the same frame while the WAL grows: a reader's snapshot holds it there. */
+  #stuck: { checkpointed: number; since: number } | null = null;
+  #lastPinCheck = Number.NEGATIVE_INFINITY;
+  #lastRestart = Number.NEGATIVE_INFINITY;
+  #committedSinceCheckpoint = false;
+  #figures: CheckpointFigures = { checkpoints: 0, blocked: 0, maxWalBytes: 0 };
+
+  constructor(options: CheckpointPolicyOptions, effects: CheckpointEffects) {
+    this.#options = { restartEveryMs: 250, pinAfterMs: 1000, pinCheckEveryMs: 250, ...options };
+    this.#effects = effects;
+  }
+
+  get pin(): WalPin | null {
+    if (!this.#pin) return null;
+    const { checkpointed: _checkpointed, ...pin } = this.#pin;
+    return pin;
+  }
+
+  /** Figures since the last call (for writer_metrics). */
+  takeFigures(): CheckpointFigures {
+    const figures = this.#figures;
+    this.#figures = { checkpoints: 0, blocked: 0, maxWalBytes: 0 };
+    return figures;
+  }
+
+  /**
+   * Runs between transactions (never inside one). `neighbours`: other processes use the file,
+   * and the writer is about to leave the lock free for them anyway.
+   */
+  afterTransaction(neighbours: boolean): void {
+    this.#committedSinceCheckpoint = true;
+    const walBytes = this.#effects.walBytes();
+    this.#figures.maxWalBytes = Math.max(this.#figures.maxWalBytes, walBytes);
+    const now = this.#effects.now();
+    const overThreshold = walBytes >= this.#options.thresholdBytes;
+    if (this.#pin) {
+      // Pinned: nothing can be copied past the reader's snapshot, and a RESTART would only
+      // hold the lock in vain. Look again now and then; once the copy moves, the reader let go.
+      if (now - this.#lastPinCheck < this.#options.pinCheckEveryMs) return;
+      this.#lastPinCheck = now;
+      const passive = this.#passive();
+      if (!complete(passive) && passive.checkpointedFrames === this.#pin.checkpointed) return;
+      this.#clearPin(walBytes);
+      this.#lastRestart = Number.NEGATIVE_INFINITY;
+      if (overThreshold) this.#restart(now);
+      return;
+    }
+    if (!overThreshold && !neighbours) return;
+    const passive = this.#passive();
+    if (complete(passive) || passive.checkpointedFrames !== this.#stuck?.checkpointed) {
+      this.#stuck = complete(passive) ? null : { checkpointed: passive.checkpointedFrames, since: now };
+    }
+    if (!overThreshold) return;
+    // Over the threshold. Copied or not, the WAL starts over only when no reader is reading
+    // from it at the moment of a write; readers that follow each other without pause (a
+    // dashboard) may never leave such a moment. RESTART waits for them, holding the write lock,
+    // so its wait is bounded by the transaction budget and it runs at most every restartEveryMs.
+    // Twice over the threshold, the spacing goes: the WAL's bound matters more than the gaps.
+    if (this.#restart(now, walBytes >= 2 * this.#options.thresholdBytes)) return;
+    // The copy has not moved for a while although the WAL grew: one reader has kept the same
+    // old snapshot open all along (a notebook's open transaction). Report it; never wait for it.
+    if (this.#stuck && now - this.#stuck.since >= this.#options.pinAfterMs) this.#reportPin(walBytes, now);
+  }
+
+  #passive(): CheckpointResult {
+    this.#figures.checkpoints++;
+    this.#committedSinceCheckpoint = false;
+    const passive = this.#effects.passive();
+    if (!complete(passive)) this.#figures.blocked++;
+    return passive;
+  }
+
+  /** A bounded RESTART, at most every restartEveryMs; true when the WAL will start over. */
+  #restart(now: number, urgent = false): boolean {
+    if (!urgent && now - this.#lastRestart < this.#options.restartEveryMs) return false;
+    this.#lastRestart = now;
+    this.#figures.checkpoints++;
+    const restart = this.#effects.restart(this.#options.restartWaitMs);
+    if (restart !== null && !restart.busy) {
+      this.#stuck = null;
+      return true;
+    }
+    this.#figures.blocked++;
+    return false;
+  }
+
+  #reportPin(walBytes: number, now: number): void {
+    const stuck = this.#stuck!;
+    const first = this.#effects.pinningReaders()[0];
+    const seconds = Math.round((now - stuck.since) / 1000);
+    this.#pin = { pid: first?.pid ?? 0, command: first?.command ?? '', since: this.#effects.isoNow(), walBytes, checkpointed: stuck.checkpointed };
+    this.#lastPinCheck = now;
+    this.#effects.recordPin(this.pin);
+    const who = first === undefined ? 'a reader (its process could not be found)' : `pid ${first.pid}${first.command ? ` (${first.command})` : ''}`;
+    this.#effects.alert('warning',
+      `the WAL is pinned: ${who} has kept one read transaction open for over ${seconds} s, so the WAL (${walBytes} bytes) cannot be ` +
+      'checkpointed past it or reset; it is not waited for. End that transaction (commit, or close the connection) and the WAL is reset soon after',
+      { pid: first?.pid ?? 0, command: first?.command ?? '', walBytes });
+  }
+
+  #clearPin(walBytes: number): void {
+    const pin = this.#pin;
+    this.#stuck = null;
+    if (!pin) return;
+    this.#pin = null;
+    this.#effects.recordPin(null);
+    this.#effects.alert('info', `the WAL is no longer pinned (pid ${pin.pid} let go); it was ${walBytes} bytes and is checkpointed now`, { pid: pin.pid, walBytes });
+  }
+}
+
+function complete(result: CheckpointResult): boolean {
+  return !result.busy && result.checkpointedFrames >= result.walFrames;
+}

@@ -1,0 +1,110 @@
+/**
+ * The neighbour policy: when other processes use the database, the writer leaves the write
+ * lock free between its transactions long enough for them to take it.
+ *
+ * Why a gap, and why this long: nearly every other program on the file (Python's sqlite3,
+ * better-sqlite3 with `timeout`, ORMs, dashboards) waits for a lock in SQLite's default busy
+ * handler, which sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 ms and then 100 ms between
+ * tries. A writer that commits back to back leaves sub-millisecond gaps that such a waiter
+ * finds only by chance: it starves into its timeout ("database is locked"). A waiter that began
+ * waiting during one of our transactions (at most a budget, about 100 ms, ago) is still in the
+ * dense part of that schedule, where tries are at most 25 ms apart: a gap a little longer than
+ * that after every transaction lets it in, and costs the engine about gap / (budget + gap) of
+ * its lock time. docs/lock-wait.md has the measurements behind the default.
+ *
+ * A waiter in the busy handler holds no lock while it sleeps, so it cannot be seen. What can
+ * be seen is whether anyone else has the file open (in WAL mode every connection holds a
+ * shared lock on the -shm file; /proc/locks lists them) and whether anyone else committed
+ * (`PRAGMA data_version`). When neither, the engine is alone and runs with no gap at all.
+ *
+ * Pure over injected effects, so it is tested without threads or files.
+ */
+export interface NeighbourPolicyOptions {
+  /** The gap left after each transaction while other processes use the file (ms); 0 turns the policy off. */
+  gapMs: number;
+  /** How often /proc/locks is read to see whether other processes have the file open (ms). @default 500 */
+  presenceCheckMs?: number;
+  /** A commit by another connection keeps the policy on for this long even if no lock shows (ms). @default 5000 */
+  activeForMs?: number;
+}
+
+export interface NeighbourProbe {
+  /** Whether another process holds any lock on the database or its -shm file (an open connection in WAL mode does). */
+  othersHaveFileOpen(): boolean;
+  /** SQLite's data_version of the writer's connection: it changes when another connection commits. */
+  dataVersion(): number;
+  now(): number;
+}
+
+export class NeighbourPolicy {
+  readonly #gapMs: number;
+  readonly #presenceCheckMs: number;
+  readonly #activeForMs: number;
+  readonly #probe: NeighbourProbe;
+  #present = false;
+  #checkedAt = Number.NEGATIVE_INFINITY;
+  #lastDataVersion: number | undefined;
+  #neighbourCommitAt = Number.NEGATIVE_INFINITY;
+  #lastCommitEnd = Number.NEGATIVE_INFINITY;
+  /** Commits by other connections seen since the figures were last taken. */
+  #neighbourCommits = 0;
+
+  constructor(options: NeighbourPolicyOptions, probe: NeighbourProbe) {
+    this.#gapMs = options.gapMs;
+    this.#presenceCheckMs = options.presenceCheckMs ?? 500;
+    this.#activeForMs = options.activeForMs ?? 5000;
+    this.#probe = probe;
+  }
+
+  get enabled(): boolean {
+    return this.#gapMs > 0;
+  }
+
+  /** Whether other processes use the file, as last seen. */
+  get present(): boolean {
+    return this.#present;
+  }
+
+  /** How long to keep the lock free before the next BEGIN (ms); 0 when alone. */
+  gapBeforeBegin(): number {
+    if (!this.enabled) return 0;
+    const now = this.#probe.now();
+    this.#observe(now);
+    if (!this.#present) return 0;
+    return Math.max(0, this.#gapMs - (now - this.#lastCommitEnd));
+  }
+
+  /** Called when one of our transactions (or anything else that held the write lock) ended. */
+  lockReleased(): void {
+    this.#lastCommitEnd = this.#probe.now();
+    // Our own commit does not change our data_version; read it now so a neighbour's commit
+    // during the coming gap is told apart from one that came before.
+    this.#observeDataVersion(this.#lastCommitEnd);
+  }
+
+  /** Commits by other connections seen since the last call. */
+  takeNeighbourCommits(): number {
+    const count = this.#neighbourCommits;
+    this.#neighbourCommits = 0;
+    return count;
+  }
+
+  #observe(now: number): void {
+    this.#observeDataVersion(now);
+    if (now - this.#checkedAt >= this.#presenceCheckMs) {
+      this.#checkedAt = now;
+      this.#present = this.#probe.othersHaveFileOpen() || now - this.#neighbourCommitAt < this.#activeForMs;
+    } else if (now - this.#neighbourCommitAt < this.#activeForMs) {
+      this.#present = true;
+    }
+  }
+
+  #observeDataVersion(now: number): void {
+    const version = this.#probe.dataVersion();
+    if (this.#lastDataVersion !== undefined && version !== this.#lastDataVersion) {
+      this.#neighbourCommitAt = now;
+      this.#neighbourCommits++;
+    }
+    this.#lastDataVersion = version;
+  }
+}
