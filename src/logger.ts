@@ -65,7 +65,7 @@ function prettyChunk(chunk: string, colors: boolean): string {
 
 /**
  * One log record as one human line: time, level, message, then the record's figures as
- * `key=value`, e.g. `09:52:15.909 INFO  backfill starting database=data/x.db jobs=24 source=demo`.
+ * `key=value`, e.g. `09:52:15.909 INFO  backfill starting  database=data/x.db jobs=24 source=demo`.
  */
 export function formatLogLine(record: Record<string, unknown>, options: { colors?: boolean } = {}): string {
   const level = typeof record.level === 'number' ? record.level : 30;
@@ -76,7 +76,9 @@ export function formatLogLine(record: Record<string, unknown>, options: { colors
   const figures = Object.entries(record)
     .filter(([key, value]) => !HIDDEN_KEYS.has(key) && value !== undefined && !(key === 'err' && error === message))
     .map(([key, value]) => `${key}=${key === 'err' ? quote(error ?? '') : formatValue(value)}`);
-  return [clock(record.time), label, message, ...figures].filter((part) => part !== '').join(' ');
+  const head = [clock(record.time), label, message].filter((part) => part !== '').join(' ');
+  // Two spaces set the figures apart from a message that has spaces of its own.
+  return figures.length === 0 ? head : `${head}  ${figures.join(' ')}`;
 }
 
 function clock(time: unknown): string {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, runCli, startCli } from './helpers/cli.js';
@@ -111,5 +111,35 @@ describe('backfill on the command line', () => {
       expect(result.stderr.length).toBeGreaterThan(0);
     }
     expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+
+  it('refuses --league without --source (the default source makes up its data), and writes nothing', async () => {
+    const cwd = tempDir();
+    for (const args of [
+      ['backfill', '--league', '403.l.17457', '--seasons', '2020'],
+      ['backfill', '--league', '403.l.17457', '--league', '423.l.12345', '--db', join(cwd, 'real.db')],
+    ]) {
+      const result = await runCli(args, { cwd });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain('`--league 403.l.17457');
+      expect(result.stderr).toContain('was given without `--source`');
+      expect(result.stderr).toMatch(/The default source, demo, makes up its data/);
+      expect(result.stderr).toMatch(/Pass `--source yahoo` to import the real league .*, or `--source demo` to write made-up demo data under that key on purpose/);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('writes made-up rows under a chosen key only with --source demo, and says so in the log', async () => {
+    const db = join(tempDir(), 'chosen.db');
+    const result = await runCli(['backfill', '--db', db, '--source', 'demo', '--league', '403.l.17457', '--seasons', '2020', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const warning = result.stderr.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string; leagues?: string })
+      .find((line) => line.msg.includes('made-up demo rows'));
+    expect(warning).toMatchObject({ level: 40, leagues: '403.l.17457' });
+    const summary = JSON.parse(result.stdout) as { rowsInserted: number; jobs: number };
+    expect(summary.jobs).toBe(1);
+    expect(summary.rowsInserted).toBeGreaterThan(0);
+    expect(readTable(db).statuses).toEqual({ completed: 1 });
   });
 });

@@ -16,6 +16,8 @@ import type { Command } from 'commander';
 export type Example = string | readonly [commandLine: string, comment: string];
 export type ExitCodeDoc = readonly [code: number, meaning: string];
 
+const COMMENT_COLUMN = 56;
+
 /** What the exit codes mean for every command that follows the common convention (DESIGN section 6). */
 export const STANDARD_EXIT_CODES: readonly ExitCodeDoc[] = [
   [0, 'success'],
@@ -36,14 +38,20 @@ export function addExitCodes(command: Command, codes: readonly ExitCodeDoc[] = S
 
 export function formatExamples(examples: readonly Example[]): string {
   const rows = examples.map((example) => (typeof example === 'string' ? [example, ''] as const : example));
-  const width = Math.min(64, Math.max(...rows.map(([line, comment]) => (comment ? line.length : 0))));
-  const lines = rows.map(([line, comment]) => (comment ? `  ${line.padEnd(width)}  # ${comment}` : `  ${line}`));
+  // Comments beside their commands when every one fits on a line, else each on the line above its command.
+  const beside = rows.every(([line, comment]) => comment === '' || line.length <= COMMENT_COLUMN);
+  const width = Math.max(0, ...rows.filter(([, comment]) => comment !== '').map(([line]) => line.length));
+  const lines = rows.map(([line, comment]) => {
+    if (comment === '') return `  ${line}`;
+    return beside ? `  ${line.padEnd(width)}  # ${comment}` : `  # ${comment}\n  ${line}`;
+  });
   return `Examples:\n${lines.join('\n')}`;
 }
 
 export function formatExitCodes(codes: readonly ExitCodeDoc[]): string {
   const width = Math.max(...codes.map(([code]) => String(code).length));
-  return `Exit codes:\n${codes.map(([code, meaning]) => `  ${String(code).padStart(width)}  ${meaning}`).join('\n')}`;
+  const sorted = [...codes].sort(([a], [b]) => a - b);
+  return `Exit codes:\n${sorted.map(([code, meaning]) => `  ${String(code).padStart(width)}  ${meaning}`).join('\n')}`;
 }
 
 /**

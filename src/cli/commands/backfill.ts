@@ -25,13 +25,14 @@ const LOCK_WAITS = ['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'] as
 /** The demo source's defaults, shown in the help and applied in resolveBackfillOptions. */
 const DEMO_DEFAULTS = { seed: 1, latency: 0, failureRate: 0 } as const;
 
-const collectLeague = (value: string, previous: string[]): string[] => [...previous, parseLeagueKey(value)];
+// No default array: commander would print it as `(default: [])`.
+const collectLeague = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), parseLeagueKey(value)];
 
 export function describe(command: Command): void {
   command
     .option('--source <kind>', `where the data comes from: demo (made-up leagues), yahoo (the real API) or file (saved responses)${withDefault('demo, but --league needs --source')}`,
       (v) => parseChoice(v, '--source', SOURCES))
-    .option('--league <key>', 'league key such as 423.l.12345 (repeatable; for yahoo: the newest season\'s key)', collectLeague, [])
+    .option('--league <key>', 'league key such as 423.l.12345 (repeatable; for yahoo: the newest season\'s key)', collectLeague)
     .option('--seasons <list>', `seasons: 2019-2024, 2021,2023 or 2023${withDefault(`${DEMO_DEFAULT_SEASONS} for demo, every season of the league for yahoo, every season in the input for file`)}`,
       (v) => parseSeasons(v))
     .option('--workers <n>', 'fetch worker threads (1-64)', (v) => parseInteger(v, '--workers', 1, 64), 2)
@@ -46,7 +47,7 @@ export function describe(command: Command): void {
     .option('--api-base <url>', `yahoo: API base URL${withDefault('https://fantasysports.yahooapis.com/fantasy/v2', 'LEAGUE_BACKFILL_YAHOO_API_BASE')}`)
     .option('--token-url <url>', `yahoo: OAuth token URL${withDefault('https://api.login.yahoo.com/oauth2/get_token', 'LEAGUE_BACKFILL_YAHOO_TOKEN_URL')}`)
     .option('--busy-timeout <ms>', 'SQLite busy_timeout when pragma_optimizations is on', (v) => parseInteger(v, '--busy-timeout', 0, 600_000), 5000)
-    .option('--lock-wait <strategy>', `how the writer waits for a lock held by another process: ${LOCK_WAITS.join(', ')}${withDefault('the engine\'s, see docs/lock-wait.md')}`,
+    .option('--lock-wait <strategy>', `how the writer waits for a lock held by another process: ${LOCK_WAITS.join(', ')}${withDefault('busy-slices; see docs/lock-wait.md')}`,
       (v) => parseChoice(v, '--lock-wait', LOCK_WAITS))
     .option('--transaction-budget <ms>', 'longest time one transaction may hold the write lock', (v) => parseInteger(v, '--transaction-budget', 1, 60_000), 100)
     .option('--no-progress', 'no progress bar on a terminal, and no progress log lines elsewhere');
@@ -64,7 +65,7 @@ completed jobs are skipped, unfinished ones continue from their last committed p
   addExitCodes(command, [
     [EXIT.ok, 'every job completed (or was already complete)'],
     [EXIT.failed, 'a job failed: run the same command again to resume it'],
-    [EXIT.usage, 'bad usage or input, nothing written; also when every failed job failed for such a reason (e.g. Yahoo refused the credentials)'],
+    [EXIT.usage, 'bad usage or input (nothing written), or every failed job failed for such a reason, e.g. refused credentials'],
     [EXIT.interrupted, 'interrupted (Ctrl-C, SIGTERM): every fetched batch was committed; run again to resume'],
   ]);
 }

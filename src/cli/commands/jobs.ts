@@ -16,7 +16,8 @@ export function describe(command: Command): void {
     .option('--status <state>', `only jobs in this state: ${STATES.join(', ')}`, (v) => parseChoice(v, '--status', STATES))
     .option('--limit <n>', 'at most this many jobs, newest first', (v) => parseInteger(v, '--limit', 1, 1_000_000), 1000);
   command.addHelpText('after', `
-Reads only: the job log is read through read-only connections, safe beside a running backfill.`);
+Reads only: the job log is read through read-only connections, safe beside a running
+backfill.`);
   addExamples(command, [
     ['league-backfill jobs', 'every job, newest first'],
     ['league-backfill jobs --status failed', 'the jobs the next backfill will resume'],

@@ -27,7 +27,7 @@ Safe while a backfill runs in another process: the steps that write wait for the
   addExamples(command, [
     ['league-backfill maintain', 'every step, with a backup first'],
     ['league-backfill maintain --skip-vacuum --json', 'quick: no VACUUM; the report as JSON'],
-    ['league-backfill maintain --backup-to /mnt/backups/before-maintenance.db', 'the backup where you want it'],
+    ['league-backfill maintain --backup-to /backups/league.db', 'the backup where you want it'],
   ]);
   addExitCodes(command, [
     [EXIT.ok, 'every step that was asked for was done'],
