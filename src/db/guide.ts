@@ -18,3 +18,4 @@ export { readMetricMinutes, readRecentAlerts, readRecordedLockHolders, readWalPi
 export type { MetricMinute, RecordedLockHolder, StoredAlert, WalPin, WriterRecord } from './doctor/writer-records.js';
 export * from './rollout/index.js';
 export type { DatabaseAction, DatabaseRollback, RollbackStatus } from './rollback.js';
+export * from './doctor/index.js';
