@@ -279,13 +279,16 @@ export class BullmqTransport implements FetchTransport {
       this.#logger.debug({ taskId }, 'an outcome for no pending task (late, or sent twice) was ignored');
       return;
     }
-    if (result.protocol !== PROTOCOL || result.version !== PACKAGE_VERSION) {
+    const outcome = result.outcome;
+    const foreign = result.protocol !== PROTOCOL || result.version !== PACKAGE_VERSION;
+    if (foreign && !(outcome?.ok === false && typeof outcome.error?.message === 'string')) {
+      // Rows from a worker of another version are never committed: it may have read the task otherwise.
       entry.reject(new SourceError(
         `Worker ${String(result.worker)} answered with league-backfill ${String(result.version)} (protocol ${String(result.protocol)}), ` +
         `but this writer runs ${PACKAGE_VERSION} (protocol ${PROTOCOL}): run workers of version ${PACKAGE_VERSION}`));
       return;
     }
-    const outcome = result.outcome;
+    // A failure is passed on whoever sent it: a refusal by a worker of another version says best what to do.
     if (outcome?.ok === true && Array.isArray(outcome.result?.pages)) {
       entry.resolve(outcome.result);
     } else if (outcome?.ok === false && typeof outcome.error?.message === 'string') {
