@@ -414,7 +414,7 @@ export async function neighboursSection(options: NeighboursOptions): Promise<Rec
       continue;
     }
     if (name === 'notebook') {
-      rows.push([LABELS[name], `${alone.commits} read transactions, opening p99 ${ms(alone.latencyMs.p99)} ms`, `${beside.commits} read transactions, opening p99 ${ms(beside.latencyMs.p99)} ms`]);
+      rows.push([LABELS[name], `${alone.commits} read transactions, opening up to ${ms(alone.latencyMs.max)} ms`, `${beside.commits} read transactions, opening up to ${ms(beside.latencyMs.max)} ms`]);
       rows.push(['  WAL when it let go', mb(alone.walBytesAtRelease ?? 0), mb(beside.walBytesAtRelease ?? 0)]);
       rows.push(['  errors', errorText(alone), errorText(beside)]);
       continue;
@@ -429,6 +429,8 @@ export async function neighboursSection(options: NeighboursOptions): Promise<Rec
   rows.push(['  locks / retries / failed jobs', `${engineAlone.locks} / ${engineAlone.retries} / ${engineAlone.failedJobs}`, `${engineBeside.locks} / ${engineBeside.retries} / ${engineBeside.failedJobs}`]);
   const alertText = (alerts: Record<string, number>): string => (Object.keys(alerts).length === 0 ? 'none' : Object.entries(alerts).map(([level, count]) => `${count} ${level}`).join(', '));
   rows.push(['  alerts', alertText(engineAlone.alerts as Record<string, number>), alertText(engineBeside.alerts as Record<string, number>)]);
+  const messages = engineBeside.alertMessages as string[];
+  if (messages.length > 0) rows.push(['  alert messages beside', '', messages.map((m) => (m.length > 110 ? `${m.slice(0, 107)}...` : m)).join(' | ')]);
   log(`  figures (${runs > 1 ? `medians of ${runs} runs; errors are totals, maxima and the longest hold the worst run` : 'one run'}):`);
   for (const line of table(rows)) log(`  ${line}`);
   log('  targets (issue 10):');

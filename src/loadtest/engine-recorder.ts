@@ -32,8 +32,8 @@ export class EngineRecorder {
   retriedTransactions = 0;
   readonly #seenTransactions = new Set<string>();
 
-  constructor(engine: Engine, bucketMs: number) {
-    this.timeline = new Timeline(bucketMs);
+  constructor(engine: Engine) {
+    this.timeline = new Timeline();
     engine.on('batch:committed', (result) => {
       this.insertedByJob.set(result.jobId, (this.insertedByJob.get(result.jobId) ?? 0) + result.inserted);
       this.timeline.addRows(result.inserted);

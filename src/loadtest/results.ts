@@ -15,22 +15,46 @@ export interface ReaderFigures {
   queriesPerSecond: number;
   errors: number;
   errorCodes: Record<string, number>;
-  /** The worst reader's p99 query latency (ms). */
+  errorsByMessage: Record<string, number>;
+  /** The worst reader's p99 query latency (ms), and the fewest queries any reader's p99 came from. */
   p99Ms: number;
+  p99Samples: number;
+  /** The longest query of any reader (ms). */
+  maxMs: number;
 }
 
 export interface LegacyWriterFigures {
   count: number;
   transactions: number;
+  /** Transactions committed per second, over all legacy writers. */
+  transactionsPerSecond: number;
   rowsCommitted: number;
   errors: number;
   errorCodes: Record<string, number>;
-  /** The worst legacy writer's p50 and p99 transaction latency (ms). */
+  errorsByMessage: Record<string, number>;
+  /**
+   * The worst legacy writer's p50 and p99 latency (ms) over every transaction attempt, BEGIN to
+   * the end of COMMIT or to its error: a wait shows even when it ended in "database is locked".
+   */
   p50Ms: number;
   p99Ms: number;
+  /** The fewest attempts any writer's p99 came from. */
+  p99Samples: number;
+  /** The longest wait of any legacy writer's attempt (ms). */
+  maxMs: number;
   /** Rows a legacy writer reported committed that are not in its table. */
   rowsLost: number;
 }
+
+/** The neighbours' verdict: a configuration that makes one fail or wait past 1 s is not recommended. */
+export interface NeighbourVerdict {
+  ok: boolean;
+  /** What went wrong, in words, e.g. "the legacy writer waited up to 4.1 s". */
+  problems: string[];
+}
+
+/** The longest a neighbour may wait for one operation before the configuration is not recommended (ms). */
+export const NEIGHBOUR_WAIT_LIMIT_MS = 1000;
 
 export interface ScenarioResult {
   name: string;
@@ -63,8 +87,10 @@ export interface ScenarioResult {
   /** The wait for the write lock alone, per transaction (ms). */
   lockWaitMs: LatencySummary;
   p50CommitMs: number;
-  p95CommitMs: number;
-  p99CommitMs: number;
+  /** Null when computed from too few transactions to differ from the maximum (p95 needs 20, p99 100). */
+  p95CommitMs: number | null;
+  p99CommitMs: number | null;
+  maxCommitMs: number;
   /** Peak RSS of this process (every thread) above its level before the engine started (MB). */
   memoryDeltaMB: number;
   readerQueriesPerSecond: number;
@@ -74,7 +100,10 @@ export interface ScenarioResult {
   rowsLost: number;
   readers: ReaderFigures;
   legacyWriters: LegacyWriterFigures;
+  neighbours: NeighbourVerdict;
   integrity: string;
+  /** Width of the timeline's buckets (ms). */
+  timelineBucketMs: number;
   timeline: TimelinePoint[];
 }
 
@@ -87,6 +116,7 @@ export interface Measured {
   durationMs: number;
   memoryDeltaMB: number;
   timeline: TimelinePoint[];
+  bucketMs: number;
   timedOut: boolean;
   jobs: string[];
 }
@@ -131,8 +161,9 @@ export function summarize(measured: Measured): ScenarioResult {
     commitLatencyMs: latency,
     lockWaitMs: summarizeLatencies(recorder.lockWaitsMs),
     p50CommitMs: latency.p50,
-    p95CommitMs: latency.p95,
-    p99CommitMs: latency.p99,
+    p95CommitMs: percentileShown(latency.count, 95) ? latency.p95 : null,
+    p99CommitMs: percentileShown(latency.count, 99) ? latency.p99 : null,
+    maxCommitMs: latency.max,
     memoryDeltaMB: Number(measured.memoryDeltaMB.toFixed(1)),
     readerQueriesPerSecond: readers.queriesPerSecond,
     readerErrors: readers.errors,
@@ -140,9 +171,38 @@ export function summarize(measured: Measured): ScenarioResult {
     rowsLost,
     readers,
     legacyWriters,
+    neighbours: neighbourVerdict(readers, legacyWriters),
     integrity: counted.integrity,
+    timelineBucketMs: measured.bucketMs,
     timeline: measured.timeline,
   };
+}
+
+/**
+ * True when the nearest-rank `p`th percentile of `count` samples can differ from their
+ * maximum: p95 needs 20 samples, p99 100. Below that it is the maximum under another name.
+ */
+export function percentileShown(count: number, p: number): boolean {
+  return Math.ceil((p * count) / 100) < count;
+}
+
+const seconds = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+
+function describeErrors(count: number, byMessage: Record<string, number>): string {
+  const messages = Object.entries(byMessage).map(([message, n]) => `"${message}" x${n}`).join(', ');
+  return `${count} ${count === 1 ? 'error' : 'errors'}${messages ? ` (${messages})` : ''}`;
+}
+
+/** What the neighbours suffered that rules a configuration out: any error, or a wait past 1 s. */
+export function neighbourVerdict(readers: ReaderFigures, writers: LegacyWriterFigures): NeighbourVerdict {
+  const problems: string[] = [];
+  const writer = writers.count === 1 ? 'the legacy writer' : 'the legacy writers';
+  if (writers.errors > 0) problems.push(`${writer}: ${describeErrors(writers.errors, writers.errorsByMessage)}`);
+  if (writers.maxMs > NEIGHBOUR_WAIT_LIMIT_MS) problems.push(`${writer} waited up to ${seconds(writers.maxMs)} for a commit`);
+  const reader = readers.count === 1 ? 'the reader' : 'the readers';
+  if (readers.errors > 0) problems.push(`${reader}: ${describeErrors(readers.errors, readers.errorsByMessage)}`);
+  if (readers.p99Ms > NEIGHBOUR_WAIT_LIMIT_MS) problems.push(`${readers.count === 1 ? "the reader's" : "the readers'"} queries took ${seconds(readers.p99Ms)} at p99`);
+  return { ok: problems.length === 0, problems };
 }
 
 function addCodes(into: Record<string, number>, codes: Record<string, number>): Record<string, number> {
@@ -157,7 +217,10 @@ function readerFigures(reports: ReaderReport[]): ReaderFigures {
     queriesPerSecond: Math.round(reports.reduce((sum, r) => sum + r.queries / Math.max(0.001, r.elapsedMs / 1000), 0)),
     errors: reports.reduce((sum, r) => sum + r.errors, 0),
     errorCodes: reports.reduce((codes, r) => addCodes(codes, r.errorCodes), {}),
+    errorsByMessage: reports.reduce((messages, r) => addCodes(messages, r.errorsByMessage), {}),
     p99Ms: Math.max(0, ...reports.map((r) => r.latency.p99)),
+    p99Samples: reports.length === 0 ? 0 : Math.min(...reports.map((r) => r.latency.count)),
+    maxMs: Math.max(0, ...reports.map((r) => r.latency.max)),
   };
 }
 
@@ -165,11 +228,15 @@ function legacyWriterFigures(reports: LegacyWriterReport[], counted: StoredCount
   return {
     count: reports.length,
     transactions: reports.reduce((sum, r) => sum + r.transactions, 0),
+    transactionsPerSecond: Number(reports.reduce((sum, r) => sum + r.transactions / Math.max(0.001, r.elapsedMs / 1000), 0).toFixed(1)),
     rowsCommitted: reports.reduce((sum, r) => sum + r.rowsCommitted, 0),
     errors: reports.reduce((sum, r) => sum + r.errors, 0),
     errorCodes: reports.reduce((codes, r) => addCodes(codes, r.errorCodes), {}),
-    p50Ms: Math.max(0, ...reports.map((r) => r.latency.p50)),
-    p99Ms: Math.max(0, ...reports.map((r) => r.latency.p99)),
+    errorsByMessage: reports.reduce((messages, r) => addCodes(messages, r.errorsByMessage), {}),
+    p50Ms: Math.max(0, ...reports.map((r) => r.attemptLatency.p50)),
+    p99Ms: Math.max(0, ...reports.map((r) => r.attemptLatency.p99)),
+    p99Samples: reports.length === 0 ? 0 : Math.min(...reports.map((r) => r.attemptLatency.count)),
+    maxMs: Math.max(0, ...reports.map((r) => r.attemptLatency.max)),
     rowsLost: reports.reduce((sum, r) => sum + Math.max(0, r.rowsCommitted - (counted.legacyRowsByWriter.get(r.writer) ?? 0)), 0),
   };
 }

@@ -13,6 +13,7 @@ import { countStored, LEGACY_TABLE, prepareDatabase } from './database.js';
 import { EngineRecorder } from './engine-recorder.js';
 import { MemorySampler } from './memory.js';
 import { summarize, type ScenarioResult } from './results.js';
+import { bucketFor } from './timeline.js';
 import type { LoadTestWorkload } from './workload.js';
 
 export interface ContentionOptions {
@@ -25,14 +26,18 @@ export interface ContentionOptions {
   /** Pause of a legacy writer between two transactions (ms). */
   legacyPauseMs: number;
   legacyRowsPerTransaction: number;
+  /** The legacy writers' and readers' SQLite busy timeout (ms). @default 5000 */
+  neighbourTimeoutMs?: number;
 }
 
 export const DEFAULT_CONTENTION: Readonly<ContentionOptions> = Object.freeze({
   readers: 2,
   legacyWriters: 1,
   readerPauseMs: 10,
-  legacyPauseMs: 5,
-  legacyRowsPerTransaction: 10,
+  // The legacy writer of the neighbours benchmark (bench/neighbours.ts): 20 rows every 10 ms.
+  legacyPauseMs: 10,
+  legacyRowsPerTransaction: 20,
+  neighbourTimeoutMs: 5000,
 });
 
 export type ScenarioEngineOptions = Pick<EngineOptions, 'lockWait' | 'workers' | 'pagesPerTask' | 'transactionBudgetMs'>;
@@ -45,8 +50,8 @@ export interface ScenarioOptions {
   contention: ContentionOptions;
   /** The backfill is stopped after this long; what it did not commit counts as not committed. */
   timeLimitMs: number;
-  /** Width of the timeline's buckets (ms). */
-  bucketMs: number;
+  /** Width of the timeline's buckets (ms). @default one that gives the run at least 40 points (timeline.ts) */
+  bucketMs?: number;
   /** Engine options to vary; the rest are the engine's defaults. */
   engine?: ScenarioEngineOptions;
   /**
@@ -87,15 +92,16 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
   const contenders = new ContenderGroup();
   // Contenders outlive the backfill by far if something hangs; they stop by themselves then.
   const maxMs = options.timeLimitMs + 60_000;
+  const busyTimeoutMs = contention.neighbourTimeoutMs ?? 5000;
   let closed = false;
   try {
     await Promise.all([
-      contenders.startReaders(contention.readers, { database, maxMs, pauseMs: contention.readerPauseMs }),
+      contenders.startReaders(contention.readers, { database, maxMs, pauseMs: contention.readerPauseMs, busyTimeoutMs }),
       contenders.startWriters(contention.legacyWriters, (index) => ({
-        database, maxMs, pauseMs: contention.legacyPauseMs, writer: `legacy-${index + 1}`, table: LEGACY_TABLE, rowsPerTransaction: contention.legacyRowsPerTransaction,
+        database, maxMs, pauseMs: contention.legacyPauseMs, busyTimeoutMs, writer: `legacy-${index + 1}`, table: LEGACY_TABLE, rowsPerTransaction: contention.legacyRowsPerTransaction,
       })),
     ]);
-    const recorder = new EngineRecorder(engine, options.bucketMs);
+    const recorder = new EngineRecorder(engine);
     const backfillStarted = performance.now();
     const handles = workload.jobs.map((job) => engine.enqueue({ leagueKey: job.leagueKey, season: job.season }));
     const settled = Promise.allSettled(handles.map((handle) => handle.done));
@@ -106,8 +112,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
       await engine.close();
       await settled;
     }
-    const durationMs = performance.now() - backfillStarted;
-    const timeline = recorder.timeline.points();
+    const ended = performance.now();
+    const durationMs = ended - backfillStarted;
+    const bucketMs = options.bucketMs ?? bucketFor(durationMs);
+    const timeline = recorder.timeline.points(ended, bucketMs);
     const reports = await contenders.stop();
     if (!closed) {
       closed = true;
@@ -117,7 +125,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     if (stop === 'aborted') throw stoppedError();
     const counted = countStored(database);
     const result = summarize({
-      options, engine, recorder, counted, reports, durationMs, memoryDeltaMB, timeline,
+      options, engine, recorder, counted, reports, durationMs, memoryDeltaMB, timeline, bucketMs,
       timedOut: stop === 'time limit',
       jobs: handles.map((handle) => handle.state),
     });

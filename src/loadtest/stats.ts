@@ -1,10 +1,10 @@
 /** Percentiles and medians of measured samples. */
 
-/** The nearest-rank percentile `p` (0 to 100) of `values`; 0 for no values. */
+/** The nearest-rank percentile `p` (0 to 100) of `values`; 0 for no values. (`p * n / 100`, not `p / 100 * n`: 99.9 / 100 * 1000 is 999.0000000000001.) */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p * sorted.length) / 100) - 1))]!;
 }
 
 export function median(values: readonly number[]): number {

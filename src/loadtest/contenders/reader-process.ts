@@ -20,7 +20,7 @@ const ANALYTICS_QUERIES = [
 ];
 
 /** The same work every time: the rows up to the rowid that was the last when the reader started. */
-const GROUP_BY_QUERY = 'SELECT league_key, type, count(*) AS moves, count(DISTINCT player_id) AS players FROM transactions WHERE rowid <= ? GROUP BY league_key, type';
+const GROUP_BY_QUERY = 'SELECT league_key, type, count(*) AS moves FROM transactions WHERE rowid <= ? GROUP BY league_key, type';
 
 const settings = readSettings<ReaderSettings>();
 const db = new Database(settings.database, { readonly: true, timeout: settings.busyTimeoutMs ?? 5000 });
