@@ -45,7 +45,7 @@ export type { RollbackOptions, RollbackResult } from './db/rollback.js';
 export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './writer/retry.js';
 export type { CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
 export {
-  BackfillError, ClosedError, DatabaseLockedError, DatabaseOpenError, FlagsFileError, InvalidOptionError, SourceError,
+  BackfillError, ClosedError, DatabaseLockedError, DatabaseOpenError, FlagsFileError, InvalidOptionError, SourceError, WriterRunningError, ERROR_CODES,
   isLockError,
 } from './errors.js';
 export type { ErrorCode, SerializedError } from './errors.js';

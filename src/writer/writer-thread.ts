@@ -731,7 +731,11 @@ function toResult(info: CheckpointInfo): CheckpointResult {
   return { busy: info.busy, walFrames: info.walPages, checkpointedFrames: info.checkpointedPages };
 }
 
-/** Other processes in a read transaction that uses the WAL: a read lock on read mark 1 to 4 of the -shm file. */
+/**
+ * Other processes in a read transaction: a read lock on one of the five read marks of the -shm
+ * file. Read mark 0 counts too: its reader reads the database file itself, which a checkpoint
+ * may not overwrite under it.
+ */
 function pinningReaders(path: string): PinningReader[] {
   const seen = new Map<number, PinningReader>();
   for (const holder of findLockHolders(path)) {
@@ -742,10 +746,10 @@ function pinningReaders(path: string): PinningReader[] {
   return [...seen.values()];
 }
 
-/** Bytes 124..127 of the -shm lock area are read marks 1..4 (read mark 0 reads the database file only). */
+/** Bytes 123..127 of the -shm lock area are read marks 0..4. */
 function coversReadMark(holder: LockHolder): boolean {
   const end = holder.end ?? Number.MAX_SAFE_INTEGER;
-  return holder.start <= 127 && end >= 124;
+  return holder.start <= 127 && end >= 123;
 }
 
 function fileIdentity(path: string): string | null {
