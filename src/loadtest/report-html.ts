@@ -1,5 +1,5 @@
 /** The HTML report: the table, the recommendation, and charts over time, all inline (no script, nothing fetched). */
-import type { ScenarioResult } from './results.js';
+import { percentileShown, type ScenarioResult } from './results.js';
 import type { LoadTestReport } from './run.js';
 import { escapeXml, lineChart } from './svg.js';
 import { RESULT_COLUMNS, tableNotes } from './table.js';
@@ -15,14 +15,20 @@ export function formatCounts(counts: Readonly<Record<string, number>>): string {
   return entries.length === 0 ? 'none' : entries.map(([name, count]) => `${name} x${count}`).join(', ');
 }
 
+/** A latency for reading: one decimal under 10 ms, whole milliseconds above. */
+const ms = (value: number): string => `${value < 10 ? Number(value.toFixed(1)) : Math.round(value).toLocaleString('en-US')} ms`;
+
 function detailsOf(result: ScenarioResult): string {
   const { readers, legacyWriters: writers } = result;
+  // A p99 of too few samples is the maximum under another name: say only the maximum then.
+  const readerP99 = percentileShown(readers.p99Samples, 99) ? `p99 ${ms(readers.p99Ms)}, ` : '';
+  const writerP99 = percentileShown(writers.p99Samples, 99) ? `p99 ${ms(writers.p99Ms)}, ` : '';
   const parts = [
     `jobs ${result.jobs.completed} completed, ${result.jobs.failed} failed, ${result.jobs.cancelled} cancelled${result.timedOut ? ' (time limit reached)' : ''}`,
-    `${plural(result.locks, 'lock')} counted, ${plural(result.transactions, 'transaction')} (longest commit ${Math.round(result.maxCommitMs)} ms)`,
-    `${readers.count === 1 ? 'reader' : 'readers'}: ${plural(readers.queries, 'query', 'queries')}, p99 ${Math.round(readers.p99Ms)} ms, longest ${Math.round(readers.maxMs)} ms, errors ${formatCounts(readers.errorsByMessage)}`,
+    `${plural(result.locks, 'lock')} counted, ${plural(result.transactions, 'transaction')} (longest commit ${ms(result.maxCommitMs)})`,
+    `${readers.count === 1 ? 'reader' : 'readers'}: ${plural(readers.queries, 'query', 'queries')}, ${readerP99}longest ${ms(readers.maxMs)}, errors ${formatCounts(readers.errorsByMessage)}`,
     `${writers.count === 1 ? 'legacy writer' : 'legacy writers'}: ${plural(writers.transactions, 'transaction')} (${writers.transactionsPerSecond}/s), ` +
-      `p50 ${Math.round(writers.p50Ms)} ms, p99 ${Math.round(writers.p99Ms)} ms, longest wait ${Math.round(writers.maxMs)} ms, errors ${formatCounts(writers.errorsByMessage)}`,
+      `p50 ${ms(writers.p50Ms)}, ${writerP99}longest wait ${ms(writers.maxMs)}, errors ${formatCounts(writers.errorsByMessage)}`,
     result.neighbours.ok ? 'neighbours: no error, no wait past 1 s' : `neighbours: ${result.neighbours.problems.join('; ')}`,
   ];
   return `<li><strong>${escapeXml(result.name)}</strong> (${escapeXml(result.description)}; journal mode ${escapeXml(result.journalMode)}): ${escapeXml(parts.join('; '))}` +
