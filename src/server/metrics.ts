@@ -13,8 +13,6 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors.js';
 import { JOB_STATES, type DashboardSnapshot } from './snapshot.js';
 
-export const ALERT_LEVELS = ['info', 'warning', 'critical'] as const;
-
 /**
  * Bucket bounds of `league_backfill_lock_wait_seconds`: from the 5 ms a busy-slices wait
  * takes to the 5 s busy timeout, and past it for waits that ran into retries.
@@ -41,7 +39,7 @@ interface MetricSet {
   checkpoints: Counter;
   checkpointsBlocked: Counter;
   walBytes: Gauge;
-  alerts: Counter<'level'>;
+  alerts: Counter<'level' | 'alert'>;
 }
 
 /**
@@ -83,8 +81,31 @@ function createMetricSet(registry: Registry, options: { failedBatches: boolean; 
     checkpoints: counter('checkpoints_total', 'WAL checkpoints run by the writer.'),
     checkpointsBlocked: counter('checkpoints_blocked_total', 'Checkpoints that could not finish because a reader pinned the WAL.'),
     walBytes: gauge('wal_bytes', 'Size of the -wal file, bytes.'),
-    alerts: new Counter({ name: 'league_backfill_alerts_total', help: 'Alerts raised, by level.', labelNames: ['level'], registers }),
+    alerts: new Counter({
+      name: 'league_backfill_alerts_total',
+      help: 'Alerts raised, by level and by alert: lock_rate, lock_attempts, wal_pinned, wal_released, other.',
+      labelNames: ['level', 'alert'],
+      registers,
+    }),
   };
+}
+
+/** The alerts the engine raises, each at its level: their series exist from the first scrape. */
+const KNOWN_ALERTS: ReadonlyArray<readonly [level: string, alert: string]> = [
+  ['warning', 'lock_rate'], ['critical', 'lock_rate'], ['info', 'lock_attempts'], ['warning', 'wal_pinned'], ['info', 'wal_released'],
+];
+
+function zeroAlerts(counter: Counter<'level' | 'alert'>): void {
+  for (const [level, alert] of KNOWN_ALERTS) counter.inc({ level, alert }, 0);
+}
+
+/** Which alert a live alert is, from its figures: the same rule as `ALERT_KIND_SQL` for stored ones. */
+export function alertKind(level: string, figures: Record<string, unknown>): string {
+  if (typeof figures.kind === 'string') return figures.kind;
+  if ('attempts' in figures) return 'lock_attempts';
+  if ('locksPerMinute' in figures) return 'lock_rate';
+  if ('walBytes' in figures) return level === 'info' ? 'wal_released' : 'wal_pinned';
+  return 'other';
 }
 
 /** A counter mirrors a total kept elsewhere (the database, `engine.totals`): set it to that value. */
@@ -124,7 +145,7 @@ export function databaseMetrics(): DatabaseMetrics {
     yieldSeconds: new Counter({ name: 'league_backfill_yield_seconds_total', help: 'Total length of those gaps, seconds.', registers: [registry] }),
     neighbourCommits: new Counter({ name: 'league_backfill_neighbour_commits_total', help: 'Commits by other connections the writer saw (PRAGMA data_version).', registers: [registry] }),
     walPinned: new Gauge({ name: 'league_backfill_wal_pinned', help: '1 while a reader pins the WAL so checkpoints cannot finish, else 0.', registers: [registry] }),
-    walMaxBytes: new Gauge({ name: 'league_backfill_wal_max_bytes', help: 'Largest WAL size the writer recorded in the latest minute, bytes.', registers: [registry] }),
+    walMaxBytes: new Gauge({ name: 'league_backfill_wal_max_bytes', help: 'Largest WAL size the writer recorded in the current minute (0 while it has written nothing in it), bytes.', registers: [registry] }),
     writerRunning: new Gauge({ name: 'league_backfill_writer_running', help: '1 while the engine holding the writer lease runs on this machine, else 0.', registers: [registry] }),
     databaseBytes: new Gauge({ name: 'league_backfill_database_bytes', help: 'Size of the database file, bytes.', registers: [registry] }),
     schemaVersion: new Gauge({ name: 'league_backfill_schema_version', help: 'PRAGMA user_version of the database (figures of newer schemas are 0 below it).', registers: [registry] }),
@@ -150,6 +171,8 @@ export function databaseMetrics(): DatabaseMetrics {
       setCounter(set.retrySeconds, jobs?.totalRetryTime ?? 0);
       set.lockRetriesMax.set(jobs?.maxRetryCount ?? 0);
       set.lockWait.reset();
+      // An empty histogram still exports its zero buckets, so rate() works from the first scrape.
+      set.lockWait.zero({});
       for (const { locks, lockWaitMs } of snapshot.lockWaitsByMinute) {
         const mean = lockWaitMs / locks / 1000;
         for (let i = 0; i < locks; i++) set.lockWait.observe(mean);
@@ -159,7 +182,8 @@ export function databaseMetrics(): DatabaseMetrics {
       setCounter(set.checkpointsBlocked, writer?.checkpointsBlocked ?? 0);
       set.walBytes.set(snapshot.database.walBytes);
       set.alerts.reset();
-      for (const level of ALERT_LEVELS) set.alerts.inc({ level }, snapshot.alertCounts?.[level] ?? 0);
+      zeroAlerts(set.alerts);
+      for (const { level, kind, count } of snapshot.alertKinds) set.alerts.inc({ level, alert: kind }, count);
       setCounter(extra.yields, writer?.yields ?? 0);
       setCounter(extra.yieldSeconds, (writer?.yieldMs ?? 0) / 1000);
       setCounter(extra.neighbourCommits, writer?.neighbourCommits ?? 0);
@@ -215,14 +239,14 @@ export interface MetricsEngine {
   on(event: 'job:failed', listener: (summary: { jobId: string }, error: Error) => void): unknown;
   on(event: 'batch:committed', listener: (event: { rowCount: number }) => void): unknown;
   on(event: 'lock', listener: (info: { waitMs: number }) => void): unknown;
-  on(event: 'alert', listener: (alert: { level: string }) => void): unknown;
+  on(event: 'alert', listener: (alert: { level: string; figures: Record<string, unknown> }) => void): unknown;
   on(event: 'checkpoint', listener: (info: { busy: boolean; walBytesBefore: number }) => void): unknown;
   off(event: 'job:queued', listener: (job: JobLike) => void): unknown;
   off(event: 'job:completed', listener: (summary: { jobId: string }) => void): unknown;
   off(event: 'job:failed', listener: (summary: { jobId: string }, error: Error) => void): unknown;
   off(event: 'batch:committed', listener: (event: { rowCount: number }) => void): unknown;
   off(event: 'lock', listener: (info: { waitMs: number }) => void): unknown;
-  off(event: 'alert', listener: (alert: { level: string }) => void): unknown;
+  off(event: 'alert', listener: (alert: { level: string; figures: Record<string, unknown> }) => void): unknown;
   off(event: 'checkpoint', listener: (info: { busy: boolean; walBytesBefore: number }) => void): unknown;
 }
 
@@ -302,7 +326,7 @@ export function engineMetrics(engine: MetricsEngine, options: EngineMetricsOptio
       active.delete(summary.jobId);
     },
     lock: (info: { waitMs: number }): void => set.lockWait.observe(Math.max(0, info.waitMs) / 1000),
-    alert: (alert: { level: string }): void => set.alerts.inc({ level: alert.level }),
+    alert: (alert: { level: string; figures: Record<string, unknown> }): void => set.alerts.inc({ level: alert.level, alert: alertKind(alert.level, alert.figures) }),
     checkpoint: (info: { busy: boolean; walBytesBefore: number }): void => {
       set.checkpoints.inc();
       if (info.busy) set.checkpointsBlocked.inc();
@@ -329,7 +353,7 @@ export function engineMetrics(engine: MetricsEngine, options: EngineMetricsOptio
     engine.off('alert', listeners.alert);
     engine.off('checkpoint', listeners.checkpoint);
   }, { once: true });
-  for (const level of ALERT_LEVELS) set.alerts.inc({ level }, 0);
+  zeroAlerts(set.alerts);
 
   return registry;
 }

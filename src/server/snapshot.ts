@@ -169,6 +169,8 @@ export interface DashboardSnapshot {
   alerts: AlertRow[];
   /** Alerts recorded, by level; null before schema 2. */
   alertCounts: Record<string, number> | null;
+  /** Alerts recorded, by level and kind (see `ALERT_KIND_SQL`). */
+  alertKinds: Array<{ level: string; kind: string; count: number }>;
   /** The engine holding the single-writer lease (`writer_state` key 'writer'). */
   lease: WriterLease | null;
   /** A reader pinning the WAL (`writer_state` key 'wal_pin'), null when none. */
@@ -223,6 +225,19 @@ export class SchemaCache {
   }
 }
 
+/**
+ * Which alert a stored alert is, from its figures (alerts carry no kind of their own yet): a
+ * `kind` figure when there is one; `attempts`: an operation needed more than 3 attempts;
+ * `locksPerMinute`: the lock rate; `walBytes`: the WAL pinned (warning) or let go (info).
+ * Kept in step with `alertKind()` in metrics.ts, which classifies live alerts the same way.
+ */
+export const ALERT_KIND_SQL = `CASE
+  WHEN json_valid(figures) AND json_type(figures, '$.kind') = 'text' THEN json_extract(figures, '$.kind')
+  WHEN json_valid(figures) AND json_type(figures, '$.attempts') IS NOT NULL THEN 'lock_attempts'
+  WHEN json_valid(figures) AND json_type(figures, '$.locksPerMinute') IS NOT NULL THEN 'lock_rate'
+  WHEN json_valid(figures) AND json_type(figures, '$.walBytes') IS NOT NULL THEN CASE WHEN level = 'info' THEN 'wal_released' ELSE 'wal_pinned' END
+  ELSE 'other' END`;
+
 const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : typeof value === 'bigint' ? Number(value) : 0);
 const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : num(value));
 const textOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
@@ -262,6 +277,7 @@ export function emptySnapshot(path: string, error: string | null, now = Date.now
     lockHoldersSource: null,
     alerts: [],
     alertCounts: null,
+    alertKinds: [],
     lease: null,
     walPin: null,
   };
@@ -321,8 +337,11 @@ export function readSnapshot(db: Database, schema: SchemaCache, options: ReadSna
         };
       });
       const counts: Record<string, number> = { info: 0, warning: 0, critical: 0 };
-      for (const row of db.prepare(`SELECT level, count(*) AS n FROM ${EXTRA_TABLES.alerts} GROUP BY level`).all() as Array<{ level: string; n: number }>) {
-        counts[String(row.level)] = num(row.n);
+      const kinds = db.prepare(`SELECT level, ${ALERT_KIND_SQL} AS kind, count(*) AS n FROM ${EXTRA_TABLES.alerts} GROUP BY level, kind`)
+        .all() as Array<{ level: string; kind: string; n: number }>;
+      for (const row of kinds) {
+        counts[String(row.level)] = (counts[String(row.level)] ?? 0) + num(row.n);
+        snapshot.alertKinds.push({ level: String(row.level), kind: String(row.kind), count: num(row.n) });
       }
       snapshot.alertCounts = counts;
     } else {
