@@ -229,7 +229,11 @@ describe('league-backfill dashboard, from the command line', () => {
     const busyPort = (taken.address() as { port: number }).port;
     const busy = await runCli(['dashboard', '--db', join(dir, 'x.db'), '--port', String(busyPort)]);
     expect(busy.code).toBe(2);
-    expect(busy.stderr).toContain(`a free TCP port on 127.0.0.1, got ${busyPort}`);
+    expect(busy.stderr).toContain(`Expected \`--port\` to be a free TCP port on 127.0.0.1, got ${busyPort} (number). Another program listens on it`);
+
+    const host = await runCli(['dashboard', '--db', join(dir, 'x.db'), '--port', '0', '--host', '192.0.2.1']);
+    expect(host.code).toBe(2);
+    expect(host.stderr).toContain('Expected `--host` to be an address of this machine');
   });
 
   it('prints its URL and serves the page, the JSON and /metrics; a polling dashboard never makes the writer wait', async () => {

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { checkDatabasePath, DEFAULT_DASHBOARD_PORT, isLoopback, startDashboard } from '../../index.js';
+import { checkDatabasePath, DEFAULT_DASHBOARD_PORT, InvalidOptionError, isLoopback, startDashboard, type DashboardServer } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { addExamples, addExitCodes } from '../help.js';
 import { EXIT } from '../main.js';
@@ -51,14 +51,24 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
   // A path that is there but is not a database is bad usage, said at once; a path that is not
   // there yet is a backfill still to start, and the page waits for it.
   if (existsSync(path)) checkDatabasePath(path, { readonly: true });
-  const dashboard = await startDashboard({
-    database: path,
-    port: options.port,
-    host: options.host,
-    intervalMs: Math.round(options.interval * 1000),
-    historyMinutes: options.history,
-    logger: context.logger,
-  });
+  let dashboard: DashboardServer;
+  try {
+    dashboard = await startDashboard({
+      database: path,
+      port: options.port,
+      host: options.host,
+      intervalMs: Math.round(options.interval * 1000),
+      historyMinutes: options.history,
+      logger: context.logger,
+    });
+  } catch (error) {
+    // Name what the user typed, not the library's option.
+    if (error instanceof InvalidOptionError && error.option === 'port') {
+      throw new InvalidOptionError('--port', `a free TCP port on ${options.host}`, options.port, 'Another program listens on it: choose another --port, or --port 0 for any free one');
+    }
+    if (error instanceof InvalidOptionError && error.option === 'host') throw new InvalidOptionError('--host', 'an address of this machine, such as 127.0.0.1', options.host);
+    throw error;
+  }
   try {
     if (context.json) {
       context.stdout.write(`${JSON.stringify({ url: dashboard.url, metricsUrl: dashboard.metricsUrl, database: path })}\n`);
