@@ -93,7 +93,7 @@ describe('lines and the status line', () => {
     lines.status('backfill 2/2');
     lines.endStatus(true);
     lines.write('Backfill finished');
-    expect(written()).toBe('\r\u001b[2Kbackfill 1/2' + '\r\u001b[2Kleague-backfill: SIGINT received\nbackfill 1/2' + '\r\u001b[2Kbackfill 2/2' + '\n' + 'Backfill finished\n');
+    expect(written()).toBe('\r\u001b[2Kbackfill 1/2' + '\r\u001b[2Kleague-backfill: SIGINT received\nbackfill 1/2' + '\r\u001b[2Kbackfill 2/2' + '\n' + '\r\u001b[2KBackfill finished\n');
   });
 
   it('keeps the status line one row high: longer than the terminal, it is cut', () => {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { LevelWithSilent } from 'pino';
-import { InvalidOptionError } from '../errors.js';
-import { resolveFlagsPath } from '../flags/index.js';
-import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from '../logger.js';
+import { createCliLogger, InvalidOptionError, resolveFlagsPath, type Logger } from '../index.js';
+// Not part of the package entry yet.
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logger.js';
 import { terminalLines, type OutputStream } from './output.js';
 
 /** The options every command accepts (DESIGN section 6). */

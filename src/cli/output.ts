@@ -32,11 +32,15 @@ export class TerminalLines {
     return typeof columns === 'number' && columns > 0 ? columns : 80;
   }
 
-  /** Writes whole lines (a missing final newline is added), above the status line if one is shown. */
+  /**
+   * Writes whole lines (a missing final newline is added), above the status line if one is
+   * shown. On a terminal the line is cleared first: every write here ends with a newline, so
+   * what the cursor sits after is only the terminal's own echo, such as the `^C` of a Ctrl-C.
+   */
   write(chunk: string): void {
     const text = chunk.endsWith('\n') ? chunk : `${chunk}\n`;
-    if (this.#status === null) this.#raw(text);
-    else this.#raw(`${CLEAR_LINE}${text}${this.#status}`);
+    if (this.#status !== null) this.#raw(`${CLEAR_LINE}${text}${this.#status}`);
+    else this.#raw(this.isTerminal ? `${CLEAR_LINE}${text}` : text);
   }
 
   /** Draws (or redraws) the status line. Ignored when the stream is not a terminal. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { BACKUP_METHODS, backupDatabase, type BackupMethod, type BackupResult } from '../../db/backup.js';
+import { BACKUP_METHODS, backupDatabase, type BackupMethod, type BackupResult } from '../../index.js';
+// Not part of the package entry yet.
 import { describeLockWaits } from '../../db/lock-wait.js';
 import { formatBytes } from '../../db/validate.js';
 import { printJson, type CliContext } from '../context.js';

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { ReadPool, withReader } from '../../db/read-pool.js';
-import { DEFAULT_TABLES, tableExists } from '../../db/schema.js';
-import { DatabaseOpenError } from '../../errors.js';
-import { loadFlags } from '../../flags/index.js';
-import type { JobState } from '../../queue/job.js';
+import { DatabaseOpenError, DEFAULT_TABLES, loadFlags, ReadPool, withReader, type JobState } from '../../index.js';
+// Not part of the package entry yet.
+import { tableExists } from '../../db/schema.js';
 import { printJson, type CliContext } from '../context.js';
 import { addExamples, addExitCodes } from '../help.js';
 import { EXIT } from '../main.js';
