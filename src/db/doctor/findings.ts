@@ -50,7 +50,11 @@ export interface FindingThresholds {
 
 const MB = 1024 * 1024;
 const mb = (bytes: number): string => `${(bytes / MB).toFixed(bytes >= 10 * MB ? 0 : 2)} MB`;
-const who = (pid: number, command: string): string => `pid ${pid}${command ? ` (${command})` : ''}`;
+/** A process in a sentence; a command line's newlines and runs of spaces are folded into one space. */
+const who = (pid: number, command: string): string => {
+  const folded = command.replace(/\s+/g, ' ').trim();
+  return `pid ${pid}${folded ? ` (${folded.length > 120 ? `${folded.slice(0, 117)}...` : folded})` : ''}`;
+};
 
 /** Read-mark slots a lock range covers (bytes 123..127 of the -shm file). */
 function slotsOf(lock: SampledLock): number[] {
@@ -157,7 +161,9 @@ function pinnedSnapshot(env: DoctorEnvironment, t: FindingThresholds): DoctorFin
     const slot = reader.slots.join(', ');
     const mark = env.walIndex === null ? null : reader.slots.map((s) => env.walIndex?.readMarks[s]).find((v) => v !== undefined && v !== null);
     finding.evidence.push(`${who(reader.lock.pid, reader.lock.command)} holds read mark ${slot} in ${reader.lock.seen} of ${reader.lock.samples} samples` +
-      `${env.walIndex !== null ? `: its snapshot ends at WAL frame ${reader.slots.includes(0) ? `${env.walIndex.nBackfill} (the database file)` : mark ?? '?'} of ${env.walIndex.mxFrame}, so ${reader.frames} frames cannot be checkpointed` : ''}`);
+      `${env.walIndex === null ? '' : reader.slots.includes(0)
+        ? `: its snapshot is the database file without the WAL's ${env.walIndex.mxFrame} frames, so ${reader.frames} frames cannot be checkpointed`
+        : `: its snapshot ends at WAL frame ${mark ?? '?'} of ${env.walIndex.mxFrame}, so ${reader.frames} frames cannot be checkpointed`}`);
   }
   const pinning = readers.filter((reader) => reader.frames > 0);
   const recordedAlive = pin !== null && pin.alive !== false;
