@@ -28,6 +28,11 @@ export interface TaskEnvelope {
   replyTo: string;
   /** The fetch task, with every credential removed from its source. */
   task: FetchTask;
+  /**
+   * The writer's --rate: requests per second across every worker; 0 for no limit. Every HTTP
+   * request of the task takes a slot of the prefix's request schedule at this rate.
+   */
+  requestsPerSecond: number;
 }
 
 export interface ResultEnvelope {

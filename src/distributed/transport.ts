@@ -203,6 +203,7 @@ export class BullmqTransport implements FetchTransport {
         runId: this.#runId,
         replyTo: resultsQueueName(this.#runId),
         task: { ...task, source: spec },
+        requestsPerSecond: this.#requestsPerSecond,
       };
       if (secrets.length > 0) assertNoSecrets(JSON.stringify(envelope), secrets);
     } catch (error) {

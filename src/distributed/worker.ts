@@ -1,7 +1,8 @@
 /**
  * The workers' end of the distributed mode (what `league-backfill worker` runs): a BullMQ
- * worker on the tasks queue whose processor hands each task to a pool of fetch threads (the
- * same Piscina pool and fetch task as the in-process mode), then puts the outcome on the
+ * worker on the tasks queue whose processor hands each task to a pool of fetch threads (a
+ * Piscina pool running the in-process fetch task, its requests paced by one schedule in Redis
+ * that every worker shares: see fetch-thread.ts), then puts the outcome on the
  * writer's results queue. The fetch never runs on this process's event loop, so BullMQ's lock
  * renewal (a timer on that loop) never stalls behind a slow page.
  */
@@ -11,9 +12,10 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, SourceError, serializeError, type SerializedError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { FetchPool } from '../workers/pool.js';
 import type { FetchTaskOutcome } from '../workers/protocol.js';
 import { checkInteger, checkObject, checkQueuePrefix, rejectUnknown } from './options.js';
+import { RequestSchedule } from './request-schedule.js';
+import { FetchThreadPool } from './thread-pool.js';
 import { PROTOCOL, RESULT_JOB_NAME, TASKS_QUEUE, heartbeatKey, runIdOfResultsQueue, type ResultEnvelope, type TaskEnvelope } from './protocol.js';
 import { checkRedisUrl, createRedisClient, isConnectionError, probeRedis, redactRedisUrl, withTimeout } from './redis.js';
 import { PACKAGE_VERSION } from './version.js';
@@ -150,7 +152,8 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
   readonly #logger: Logger;
   readonly #display: string;
   readonly #client: Redis;
-  readonly #pool: FetchPool;
+  readonly #pool: FetchThreadPool;
+  readonly #schedule: RequestSchedule;
   readonly #tasks: Queue<TaskEnvelope>;
   readonly #worker: Worker<TaskEnvelope>;
   readonly #resultQueues = new Map<string, { queue: Queue<ResultEnvelope>; usedAt: number }>();
@@ -170,8 +173,10 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
     this.#client.on('error', () => undefined);
     this.#client.on('close', () => this.#onConnectionLost());
     this.#client.on('ready', () => this.#onConnectionBack());
-    // One thread per fetch; the global rate limit is the queue's, so the pool has none of its own.
-    this.#pool = new FetchPool({ workers: options.workers, requestsPerSecond: 0, heapLimitMb: options.heapLimitMb });
+    // The fetch runs in these threads, never on this event loop; each request they make takes
+    // a slot of the one schedule every worker shares.
+    this.#schedule = new RequestSchedule(this.#client, options.queuePrefix);
+    this.#pool = new FetchThreadPool({ threads: options.workers, heapLimitMb: options.heapLimitMb, schedule: this.#schedule, logger: this.#logger });
     const prefix = options.queuePrefix;
     this.#tasks = new Queue<TaskEnvelope>(TASKS_QUEUE, { connection: this.#client, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
     this.#worker = new Worker<TaskEnvelope>(TASKS_QUEUE, (job) => this.#process(job), {
@@ -243,7 +248,8 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
     const started = performance.now();
     let outcome: FetchTaskOutcome;
     try {
-      outcome = { ok: true, result: await this.#pool.run(task) };
+      const rate = typeof envelope.requestsPerSecond === 'number' && envelope.requestsPerSecond > 0 ? envelope.requestsPerSecond : 0;
+      outcome = { ok: true, result: await this.#pool.run(task, rate) };
     } catch (error) {
       outcome = { ok: false, error: serializeError(error) };
     }
@@ -253,7 +259,7 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
       this.stats.throttled++;
       this.#logger.warn({ taskId: envelope.taskId, pauseMs: this.#options.throttlePauseMs, round: job.attemptsStarted },
         'the API throttled this task through all its retries; pausing the queue for every worker');
-      await this.#tasks.rateLimit(this.#options.throttlePauseMs);
+      await Promise.all([this.#tasks.rateLimit(this.#options.throttlePauseMs), this.#schedule.pause(this.#options.throttlePauseMs)]);
       throw Worker.RateLimitError();
     }
     const pages = outcome.ok ? outcome.result.pages.length : 0;
