@@ -236,7 +236,23 @@ export const PAGE_SCRIPT = String.raw`
       ]);
       frame.root.appendChild(svg('defs', null, gradient));
       frame.root.appendChild(svg('path', { d: area, fill: 'url(#' + opts.id + '-fill)' }));
-      frame.root.appendChild(svg('path', { class: 'line', d: d, stroke: opts.color }));
+      // Commits come in bursts: the raw samples are drawn faint, their moving average over
+      // opts.smoothMs on top, so the trend reads at a glance and every sample is still there.
+      if (opts.smoothMs > 0 && pts.length > 4) {
+        frame.root.appendChild(svg('path', { class: 'line raw', d: d, stroke: opts.color }));
+        var smooth = '';
+        var from0 = 0;
+        var total = 0;
+        pts.forEach(function (p, i) {
+          total += p.y;
+          while (pts[from0].t < p.t - opts.smoothMs) { total -= pts[from0].y; from0++; }
+          var mean = total / (i - from0 + 1);
+          smooth += (i === 0 ? 'M' : 'L') + X(p.t).toFixed(1) + ',' + Y(mean).toFixed(1);
+        });
+        frame.root.appendChild(svg('path', { class: 'line', d: smooth, stroke: opts.color }));
+      } else {
+        frame.root.appendChild(svg('path', { class: 'line', d: d, stroke: opts.color }));
+      }
       var lastPoint = pts[pts.length - 1];
       frame.root.appendChild(svg('circle', { cx: X(lastPoint.t).toFixed(1), cy: Y(lastPoint.y).toFixed(1), r: 3, fill: opts.color }));
       pts.forEach(function (p) {
@@ -380,7 +396,7 @@ export const PAGE_SCRIPT = String.raw`
     lineChart(host, {
       id: 'rows-live', title: 'Rows inserted per second, live', color: COLORS.cyan, unit: 'rows/s', windowMs: windowMs, now: newest,
       points: state.live.map(function (p) { return { t: p.t, y: p.rowsPerSecond }; }), format: compact,
-      idleText: 'No rows inserted in this window',
+      idleText: 'No rows inserted in this window', smoothMs: 5000,
     });
   }
 
@@ -457,6 +473,13 @@ export const PAGE_SCRIPT = String.raw`
     });
   }
 
+  /** Checkpoints blocked in the current and the previous minute. */
+  function recentBlocked(state) {
+    var current = Math.floor(Date.now() / 60000);
+    var blocked = 0;
+    state.minutes.forEach(function (m) { if (m.minute >= current - 1) blocked += m.checkpointsBlocked || 0; });
+    return blocked;
+  }
   function renderWal(state) {
     var host = $('body-wal');
     var w = state.writer;
@@ -468,9 +491,11 @@ export const PAGE_SCRIPT = String.raw`
     var wp = state.walPin;
     var pin = wp && wp.alive !== false
       ? el('div', { class: 'pin', title: wp.command || '' }, ['WAL pinned by ' + pinOf(wp) + (wp.since ? ', since ' + isoLabel(wp.since) + ' (' + ago(wp.since) + ')' : '')])
-      : wp
-        ? el('div', { class: 'ok-line', title: wp.command || '', text: 'The last reader that pinned the WAL, ' + pinOf(wp) + ', has ended: checkpoints can finish.' })
-        : el('div', { class: 'ok-line', text: state.database.schemaVersion !== null && state.database.schemaVersion >= 2 ? 'No reader pins the WAL: checkpoints can finish.' : 'WAL pins are recorded from schema version 2.' });
+      : recentBlocked(state) > 0
+        ? el('div', { class: 'pin', text: int(recentBlocked(state)) + ' checkpoints were blocked in the last two minutes: a reader holds an old snapshot. The writer names it once it has held the WAL for a while.' })
+        : wp
+          ? el('div', { class: 'ok-line', title: wp.command || '', text: 'The last reader that pinned the WAL, ' + pinOf(wp) + ', has ended: checkpoints can finish.' })
+          : el('div', { class: 'ok-line', text: state.database.schemaVersion !== null && state.database.schemaVersion >= 2 ? 'No reader pins the WAL: checkpoints can finish.' : 'WAL pins are recorded from schema version 2.' });
     if (!w) return fill(host, [facts, noWriterMetrics()]);
     if (w.checkpoints === null) return fill(host, [facts, pin, v2Note(state, 'The largest WAL size and checkpoints per minute')]);
     var chart = el('div');

@@ -42,7 +42,7 @@ main { padding: 16px 20px 8px; max-width: 1680px; margin: 0 auto; }
 .kpi .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .kpi .value { font-size: 26px; font-weight: 600; line-height: 1.25; margin-top: 2px; white-space: nowrap; }
 .kpi .value .unit { font-size: 14px; color: var(--muted); font-weight: 500; margin-left: 3px; }
-.kpi .note { color: var(--muted); font-size: 12px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.kpi .note { color: var(--muted); font-size: 12px; line-height: 1.35; min-height: 2.7em; overflow-wrap: anywhere; }
 .kpi .progress { height: 4px; background: var(--panel-2); border-radius: 2px; margin-top: 6px; overflow: hidden; }
 .kpi .progress > div { height: 100%; background: var(--green); width: 0; transition: width .4s; }
 
@@ -69,6 +69,7 @@ svg.chart .threshold { stroke-dasharray: 4 3; stroke-width: 1.2; }
 svg.chart text.threshold-label { font-size: 10.5px; font-weight: 600; }
 svg.chart text.idle-note { font-size: 12px; fill: var(--faint); }
 svg.chart .line { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
+svg.chart .line.raw { stroke-width: 1; opacity: .35; }
 .chart-legend { display: flex; gap: 14px; flex-wrap: wrap; color: var(--muted); font-size: 12px; margin: 2px 0 4px; }
 .chart-legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
 

@@ -34,8 +34,8 @@ interface PanelSpec {
 
 /** Every panel: its title, what it shows, and where its figures come from (docs/dashboard.md). */
 const PANELS: readonly PanelSpec[] = [
-  { id: 'jobs-state', title: 'Jobs by state', description: 'One job is one league and one season · job_log.status', span: 4, total: true },
-  { id: 'live', title: 'Rows per second · live', description: 'Rows inserted per second between this dashboard\'s samples (the last 1 to 5 minutes) · job_log.rows_inserted', span: 8 },
+  { id: 'jobs-state', title: 'Jobs by state', description: 'One job is one league and one season; a job appears when it starts · job_log.status', span: 4, total: true },
+  { id: 'live', title: 'Rows per second · live', description: 'Rows inserted per second between this dashboard\'s samples (faint) and their 5-second average, over the last 1 to 5 minutes · job_log.rows_inserted', span: 8 },
   { id: 'rows-minute', title: 'Rows per second · per-minute average', description: 'Rows the writer committed, per second, averaged over each minute · writer_metrics.rows', span: 6, total: true },
   { id: 'locks', title: 'Lock waits per minute', description: 'Times another process held the write lock when the writer wanted it; the engine warns above 5 a minute, critical above 10 · writer_metrics.locks', span: 6, total: true },
   { id: 'holders', title: 'Who held the lock', description: 'Processes that held the write lock while the writer waited · writer_lock_holders', span: 5 },
