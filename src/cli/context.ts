@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { LevelWithSilent } from 'pino';
-import { createCliLogger, InvalidOptionError, resolveFlagsPath, type Logger } from '../index.js';
-// Not part of the package entry yet.
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logger.js';
+// Not from the package entry: main.ts loads this file for every invocation, and the entry
+// loads bullmq and ioredis (about 0.5 s of CPU), which --version and --help must not pay.
+import { InvalidOptionError } from '../errors.js';
+import { resolveFlagsPath } from '../flags/index.js';
+import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from '../logger.js';
 import { terminalLines, type OutputStream } from './output.js';
 
 /** The options every command accepts (DESIGN section 6). */

@@ -2,6 +2,8 @@
  * The command line: parses arguments, calls the public API, prints, and maps error codes to
  * exit codes. One file per command under commands/.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { BackfillError, USAGE_ERROR_CODES } from '../errors.js';
 import { resolveContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
@@ -50,6 +52,11 @@ async function loadCommand(spec: (typeof COMMANDS)[number]): Promise<CommandModu
   }
 }
 
+/** Whether a command's module is part of this build (compiled, or the sources under vitest), without loading it. */
+function commandIsBuilt(name: string): boolean {
+  return ['js', 'ts'].some((ext) => existsSync(fileURLToPath(new URL(`./commands/${name}.${ext}`, import.meta.url))));
+}
+
 function addCommonOptions(command: Command): Command {
   return command
     .option('--db <path>', `database file${withDefault('data/league_analytics.db, or data/league_analytics_test.db with --env test', 'LEAGUE_BACKFILL_DB')}`)
@@ -75,16 +82,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       writeErr: (text) => io.stderr.write(text),
     });
   let chosen: { module: CommandModule; options: Record<string, unknown>; args: string[] } | undefined;
-  const loaded = new Map<string, CommandModule>();
+  // Only the command asked for is loaded (with `help NAME`, the one named): the others are
+  // listed by name and summary, so --version and --help do not pay for loading every command.
+  const wanted = argv[0] === 'help' ? argv[1] : argv[0];
+  let module: CommandModule | null = null;
   for (const spec of COMMANDS) {
-    const module = await loadCommand(spec);
-    if (!module) continue;
-    loaded.set(spec.name, module);
+    if (spec.name === wanted) module = await loadCommand(spec);
+    else if (!commandIsBuilt(spec.name)) continue;
     const command = addCommonOptions(program.command(spec.name).description(spec.summary));
-    module.describe(command);
+    if (spec.name !== wanted || !module) continue;
+    const chosenModule = module;
+    chosenModule.describe(command);
     command.action((...params: unknown[]) => {
       const self = params.at(-1) as Command;
-      chosen = { module, options: self.opts(), args: self.args };
+      chosen = { module: chosenModule, options: self.opts(), args: self.args };
     });
   }
   addExamples(program, [
@@ -95,7 +106,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   ]);
   addExitCodes(program, [...STANDARD_EXIT_CODES, [3, 'health only: UNKNOWN (health follows the monitoring convention: 0 OK, 1 WARNING, 2 CRITICAL)']]);
   program.addHelpText('after', '\nRun `league-backfill <command> --help` for the options, examples and exit codes of a command.');
-  const usageExit = loaded.get(argv[0] ?? '')?.USAGE_EXIT_CODE ?? EXIT.usage;
+  const usageExit = (argv[0] === wanted ? module?.USAGE_EXIT_CODE : undefined) ?? EXIT.usage;
 
   try {
     await program.parseAsync(argv, { from: 'user' });
