@@ -473,11 +473,19 @@ export const PAGE_SCRIPT = String.raw`
     });
   }
 
-  /** Checkpoints blocked in the current and the previous minute. */
+  /**
+   * Checkpoints blocked in the current and the previous minute, unless the writer has said
+   * since the last of those minutes began that no reader pins the WAL any more.
+   */
   function recentBlocked(state) {
     var current = Math.floor(Date.now() / 60000);
     var blocked = 0;
-    state.minutes.forEach(function (m) { if (m.minute >= current - 1) blocked += m.checkpointsBlocked || 0; });
+    var lastMinute = null;
+    state.minutes.forEach(function (m) {
+      if (m.minute >= current - 1 && m.checkpointsBlocked) { blocked += m.checkpointsBlocked; lastMinute = m.minute; }
+    });
+    var cleared = state.walPinClearedAt ? new Date(state.walPinClearedAt).getTime() : NaN;
+    if (lastMinute !== null && !isNaN(cleared) && cleared >= lastMinute * 60000) return 0;
     return blocked;
   }
   function renderWal(state) {
@@ -495,7 +503,9 @@ export const PAGE_SCRIPT = String.raw`
         ? el('div', { class: 'pin', text: int(recentBlocked(state)) + ' checkpoints were blocked in the last two minutes: a reader holds an old snapshot. The writer names it once it has held the WAL for a while.' })
         : wp
           ? el('div', { class: 'ok-line', title: wp.command || '', text: 'The last reader that pinned the WAL, ' + pinOf(wp) + ', has ended: checkpoints can finish.' })
-          : el('div', { class: 'ok-line', text: state.database.schemaVersion !== null && state.database.schemaVersion >= 2 ? 'No reader pins the WAL: checkpoints can finish.' : 'WAL pins are recorded from schema version 2.' });
+          : state.walPinClearedAt && w && w.checkpointsBlocked
+            ? el('div', { class: 'ok-line', text: 'No reader pins the WAL since ' + isoLabel(state.walPinClearedAt) + ': checkpoints can finish.' })
+            : el('div', { class: 'ok-line', text: state.database.schemaVersion !== null && state.database.schemaVersion >= 2 ? 'No reader pins the WAL: checkpoints can finish.' : 'WAL pins are recorded from schema version 2.' });
     if (!w) return fill(host, [facts, noWriterMetrics()]);
     if (w.checkpoints === null) return fill(host, [facts, pin, v2Note(state, 'The largest WAL size and checkpoints per minute')]);
     var chart = el('div');

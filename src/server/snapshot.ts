@@ -175,6 +175,8 @@ export interface DashboardSnapshot {
   lease: WriterLease | null;
   /** A reader pinning the WAL (`writer_state` key 'wal_pin'), null when none. */
   walPin: WalPinState | null;
+  /** When the writer last recorded that no reader pins the WAL (ISO 8601), or null. */
+  walPinClearedAt: string | null;
 }
 
 export interface ReadSnapshotOptions {
@@ -280,6 +282,7 @@ export function emptySnapshot(path: string, error: string | null, now = Date.now
     alertKinds: [],
     lease: null,
     walPin: null,
+    walPinClearedAt: null,
   };
 }
 
@@ -488,7 +491,11 @@ function readWriterState(db: Database, snapshot: DashboardSnapshot): void {
   const rows = db.prepare(`SELECT key, value, updated_at FROM ${EXTRA_TABLES.state} WHERE key IN ('writer', 'wal_pin')`).all() as Array<Record<string, unknown>>;
   for (const row of rows) {
     const value = parseJson(row.value) as Record<string, unknown> | null;
-    if (!value || typeof value !== 'object') continue;
+    // JSON null: the writer cleared it (the pin ended, the engine closed).
+    if (!value || typeof value !== 'object') {
+      if (row.key === 'wal_pin') snapshot.walPinClearedAt = textOrNull(row.updated_at);
+      continue;
+    }
     if (row.key === 'writer') {
       const pid = num(value.pid);
       snapshot.lease = {
