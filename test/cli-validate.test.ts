@@ -19,6 +19,7 @@ const EXPECTED_CHECKS = [
   'mmap',
   'retry policy',
   'flags file',
+  'wal-reset bug',
 ];
 
 /** The user nobody: root ignores file permissions, so a permission test must not run as root. */

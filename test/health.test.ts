@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { checkHealth, type HealthSample } from '../src/db/health.js';
+import { isAffectedByWalResetBug } from '../src/db/sqlite-version.js';
 import { PROFILES } from '../src/flags/index.js';
 import { collect, runCli, startCli } from './helpers/cli.js';
 import { holdWriteLock, waitFor, type HeldLock } from './helpers/processes.js';
@@ -13,6 +16,7 @@ const tempDir = useTempDir('league-backfill-health-');
 let template = '';
 let templateDir = '';
 const held: HeldLock[] = [];
+const children: ChildProcess[] = [];
 
 /** One real backfill for the whole file; each test gets its own copy of the database it left. */
 beforeAll(async () => {
@@ -27,6 +31,10 @@ afterAll(() => {
 });
 
 afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
+  }
   for (const lock of held.splice(0)) {
     lock.process.kill('SIGTERM');
     await lock.released.catch(() => undefined);
@@ -71,8 +79,10 @@ describe('health on the command line', () => {
     expect(code).toBe(0);
     expect(Object.keys(sample).sort()).toEqual([
       'batchFailureRate', 'database', 'databaseBytes', 'exists', 'fragmentation', 'freePages', 'journalMode', 'lockHolders',
-      'locksPerMinute1', 'locksPerMinute5', 'pageCount', 'pageSize', 'probeLatencyMs', 'problems', 'status', 'thresholds', 'time', 'walBytes',
+      'locksPerMinute1', 'locksPerMinute5', 'pageCount', 'pageSize', 'probeLatencyMs', 'problems', 'processes', 'recentAlerts',
+      'sqliteAffected', 'sqliteVersion', 'status', 'thresholds', 'time', 'walBytes', 'walPin', 'writer',
     ]);
+    expect(sample).toMatchObject({ processes: [], walPin: null, writer: null, recentAlerts: [], sqliteAffected: false });
     expect(sample).toMatchObject({ database: path, exists: true, journalMode: 'wal', status: 'OK', problems: [], lockHolders: [], locksPerMinute1: 0, batchFailureRate: 0 });
     expect(sample.databaseBytes).toBe(sample.pageCount! * sample.pageSize!);
     expect(sample.probeLatencyMs).toBeGreaterThanOrEqual(0);
@@ -188,3 +198,101 @@ describe('checkHealth', () => {
     expect(after).toMatchObject({ status: 'OK', journalMode: 'delete', locksPerMinute1: null, batchFailureRate: null });
   });
 });
+
+/** Starts a process and waits until it prints `ready`. */
+async function startReady(command: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });
+  children.push(child);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => { if (chunk.toString().includes('ready')) resolve(); });
+    child.on('exit', (code) => reject(new Error(`${command} exited ${code}: ${stderr}`)));
+  });
+  return child;
+}
+
+function writeState(path: string, key: string, value: unknown): void {
+  const db = new BetterSqlite3(path, { timeout: 5000 });
+  try {
+    db.prepare('INSERT INTO writer_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+      .run(key, JSON.stringify(value), new Date().toISOString());
+  } finally {
+    db.close();
+  }
+}
+
+describe('health and the other processes', () => {
+  it('lists a Python process that has the database open, with the SQLite it loaded, and warns when that SQLite has the WAL-reset bug', async () => {
+    const path = backfilledDatabase();
+    const python = await startReady('python3', ['-c',
+      `import sqlite3, time\nc = sqlite3.connect(${JSON.stringify(path)})\nc.execute('select 1')\nprint('ready', flush=True)\ntime.sleep(30)`]);
+    const version = execFileSync('python3', ['-c', 'import sqlite3; print(sqlite3.sqlite_version)'], { encoding: 'utf8' }).trim();
+    const { code, sample } = await health(path);
+    const listed = sample.processes.find((p) => p.pid === python.pid);
+    expect(listed, JSON.stringify(sample.processes)).toBeDefined();
+    expect(listed).toMatchObject({ self: false, files: expect.arrayContaining(['db']) });
+    expect(listed?.command).toMatch(/python3 -c import sqlite3/);
+    expect(listed?.sqlite?.version).toBe(version);
+    const affected = isAffectedByWalResetBug(version);
+    const warning = sample.problems.find((problem) => problem.startsWith(`pid ${python.pid} `));
+    if (affected) {
+      expect(sample.status).toBe('WARNING');
+      expect(code).toBe(1);
+      expect(warning).toContain(`has the database open, and its SQLite ${version} has the WAL-reset bug`);
+    } else {
+      expect(warning).toBeUndefined();
+    }
+    const human = await runCli(['health', '--db', path]);
+    expect(human.stdout).toMatch(new RegExp(`other processes {4}pid ${python.pid} \\(.*python3 -c .*\\): db open; SQLite ${version.replaceAll('.', '\\.')} \\(.*sqlite.*\\)`));
+  });
+
+  it('warns about a reader pinning the WAL as the writer recorded it, naming its pid; a cleared pin or a dead pid is no warning', async () => {
+    const path = backfilledDatabase();
+    const reader = await startReady(process.execPath, ['-e', "process.stdout.write('ready\\n'); setTimeout(() => {}, 30000)"]);
+    writeState(path, 'wal_pin', { pid: reader.pid, command: 'python3 nb.py', since: '2026-12-01T09:00:00.000Z', walBytes: 50 * 1024 * 1024 });
+    const pinned = await health(path);
+    expect(pinned.code).toBe(1);
+    expect(pinned.sample.walPin).toMatchObject({ pid: reader.pid, command: 'python3 nb.py', alive: true });
+    expect(pinned.sample.problems).toEqual([expect.stringMatching(new RegExp(`^pid ${reader.pid} \\(python3 nb\\.py\\) pins the WAL since 2026-12-01T09:00:00\\.000Z \\(WAL 50 MB\\): it holds a read transaction open`))]);
+    writeState(path, 'wal_pin', null);
+    expect((await health(path)).sample).toMatchObject({ status: 'OK', walPin: null });
+    writeState(path, 'wal_pin', { pid: 2 ** 22 + 12345, command: 'gone', since: null, walBytes: null });
+    const stale = await health(path);
+    expect(stale.sample).toMatchObject({ status: 'OK', walPin: { alive: false } });
+  });
+
+  it('shows the alerts of the last 10 minutes, newest first, and not older ones', async () => {
+    const path = backfilledDatabase();
+    const db = new BetterSqlite3(path);
+    const insert = db.prepare('INSERT INTO writer_alerts (at, level, message, figures) VALUES (?, ?, ?, ?)');
+    insert.run(new Date(Date.now() - 20 * 60_000).toISOString(), 'warning', 'old news', null);
+    insert.run(new Date(Date.now() - 60_000).toISOString(), 'info', 'an operation needed 4 attempts', JSON.stringify({ attempts: 4 }));
+    insert.run(new Date().toISOString(), 'critical', 'checkpoint starvation', JSON.stringify({ walBytes: 1 }));
+    db.close();
+    const { sample } = await health(path);
+    expect(sample.recentAlerts.map((a) => [a.level, a.message])).toEqual([['critical', 'checkpoint starvation'], ['info', 'an operation needed 4 attempts']]);
+    expect(sample.recentAlerts[1]?.figures).toEqual({ attempts: 4 });
+    const human = await runCli(['health', '--db', path]);
+    expect(human.stdout).toMatch(/alerts {13}\S+ critical: checkpoint starvation/);
+  });
+
+  it('names the engine holding the single-writer lease while a backfill runs', async () => {
+    const path = backfilledDatabase();
+    const backfill = startCli(['backfill', '--db', path, '--leagues', '2', '--seasons', '2020-2023', '--latency', '300', '--force']);
+    children.push(backfill);
+    const done = collect(backfill, 120_000);
+    await waitFor(() => existsSync(`${path}-lease`), 30_000, 'the lease file');
+    let sample: HealthSample | undefined;
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      sample = (await health(path)).sample;
+      if ((sample.writer?.leaseHolders.length ?? 0) > 0) break;
+    }
+    expect(sample?.writer?.leaseHolders.map((h) => h.pid)).toEqual([backfill.pid]);
+    expect(sample?.processes.map((p) => p.pid)).toContain(backfill.pid);
+    backfill.kill('SIGINT');
+    await done;
+  });
+});
+

@@ -293,7 +293,7 @@ export function evaluateNeighbours(sample: Pick<HealthSample, 'journalMode' | 's
     if (!wal || version === undefined || version === null || !isAffectedByWalResetBug(version)) continue;
     found.push({
       status: 'WARNING',
-      problem: `pid ${other.pid} (${other.command || 'command unknown'}) has the database open with ${describeWalResetStatus(version)} ` +
+      problem: `pid ${other.pid} (${other.command.replace(/\s+/g, ' ') || 'command unknown'}) has the database open, and its ${describeWalResetStatus(version)} ` +
         `(library ${other.sqlite?.path}${other.sqlite?.method === 'package' ? `, package ${other.sqlite.package}` : ''}); ` +
         'upgrade that program\'s SQLite, or keep it from writing while the engine runs',
     });

@@ -125,7 +125,7 @@ export async function validateEnvironment(options: ValidateOptions): Promise<Val
       ? 'no other process has the database open'
       : risky.length === 0
         ? `${others.length} other process${others.length === 1 ? ' has' : 'es have'} the database open (pid ${others.map((o) => o.pid).join(', ')}); none with a SQLite known to have the WAL-reset bug`
-        : risky.map((o) => `pid ${o.pid} (${o.command || 'command unknown'}) has the database open with ${describeWalResetStatus(o.sqlite?.version ?? '')}`).join('; '));
+        : risky.map((o) => `pid ${o.pid} (${o.command.replace(/\s+/g, ' ') || 'command unknown'}) has the database open, and its ${describeWalResetStatus(o.sqlite?.version ?? '')}`).join('; '));
   }
 
   const policy = flags?.retry_logic === false ? { ...DEFAULT_RETRY_POLICY, attempts: 1 } : options.retry ?? DEFAULT_RETRY_POLICY;

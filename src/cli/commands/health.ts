@@ -242,6 +242,9 @@ export function formatHealthSample(sample: HealthSample): string {
 }
 
 /** The engine's SQLite, the writer and its lease, a WAL pin, the other processes with the file open, and recent alerts. */
+/** A command line on one line: arguments may hold newlines (`python3 -c "..."`). */
+const fold = (command: string | null | undefined): string => (command ?? '').replace(/\s+/g, ' ').trim();
+
 function neighbourLines(sample: HealthSample): string[] {
   const lines = [`  sqlite             ${sample.sqliteVersion}${sample.sqliteAffected ? ' (has the WAL-reset bug: see above)' : ' (not affected by the WAL-reset bug)'}`];
   const writer = sample.writer;
@@ -251,7 +254,7 @@ function neighbourLines(sample: HealthSample): string[] {
     const holder = writer.leaseHolders[0];
     const recorded = writer.recorded;
     const running = holder !== undefined
-      ? `pid ${holder.pid}${holder.command ? ` (${holder.command})` : ''} holds the lease`
+      ? `pid ${holder.pid}${holder.command ? ` (${fold(holder.command)})` : ''} holds the lease`
       : 'nobody holds the lease now';
     const note = recorded === null ? '' : `; last recorded: pid ${recorded.pid ?? '?'}${recorded.startedAt ? ` since ${recorded.startedAt}` : ''}${recorded.alive === false ? ' (no longer running)' : ''}`;
     lines.push(`  writer             ${running}${note}`);
@@ -259,7 +262,7 @@ function neighbourLines(sample: HealthSample): string[] {
   const pin = sample.walPin;
   lines.push(pin === null
     ? '  WAL pin            none'
-    : `  WAL pin            pid ${pin.pid ?? '?'}${pin.command ? ` (${pin.command})` : ''}${pin.since ? ` since ${pin.since}` : ''}${pin.alive === false ? ' (that process has ended)' : ''}`);
+    : `  WAL pin            pid ${pin.pid ?? '?'}${pin.command ? ` (${fold(pin.command)})` : ''}${pin.since ? ` since ${pin.since}` : ''}${pin.alive === false ? ' (that process has ended)' : ''}`);
   if (sample.processes.length === 0) {
     lines.push('  other processes    none have the database open');
   } else {
@@ -267,7 +270,7 @@ function neighbourLines(sample: HealthSample): string[] {
       const library = other.sqlite === null ? 'no SQLite library found in its maps'
         : other.sqlite.version === null ? `SQLite from ${other.sqlite.path}, version unknown`
           : `SQLite ${other.sqlite.version} (${other.sqlite.path})`;
-      lines.push(`  ${index === 0 ? 'other processes' : '               '}    pid ${other.pid} (${other.command || 'command unknown'}): ${other.files.join(', ')} open; ${library}`);
+      lines.push(`  ${index === 0 ? 'other processes' : '               '}    pid ${other.pid} (${fold(other.command) || 'command unknown'}): ${other.files.join(', ')} open; ${library}`);
     });
   }
   if (sample.recentAlerts.length === 0) {
