@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RollbackResult } from '../src/db/rollback.js';
+import type { RollbackDrillResult } from '../src/db/rollout/drill.js';
 import { FLAG_NAMES, PROFILES, formatFlags } from '../src/flags/index.js';
 import { runCli } from './helpers/cli.js';
 import { holdWriteLock, readTable } from './helpers/processes.js';
@@ -251,5 +252,53 @@ describe('rollback', () => {
     const [line] = logLines(dir);
     expect(line).toMatchObject({ status: 'partial', flagsBefore: null, flagsAfter: null, error: { code: 'ERR_FLAGS_FILE' } });
     expect(line?.flagsError).toMatch(/is not valid JSON/);
+  });
+});
+
+describe('rollback --drill', () => {
+  it('rolls back a verified copy from WAL, checks it, records the drill, and leaves the live database and flags untouched', async () => {
+    const dir = tempDir();
+    const db = copyTemplate(dir);
+    const flags = join(dir, 'feature_flags.json');
+    writeFileSync(flags, formatFlags(PROFILES.recommended));
+    const before = { db: readFileSync(db), flags: readFileSync(flags), table: readTable(db) };
+    const result = await runCli(['rollback', '--drill', '--db', db, '--json']);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const drill = JSON.parse(result.stdout) as RollbackDrillResult;
+    expect(drill).toMatchObject({ status: 'passed', problems: [], database: db, journalMode: 'wal', flagsAtDrill: PROFILES.recommended });
+    expect(drill.rollback).toMatchObject({ status: 'completed', journalModeBefore: 'wal', journalModeAfter: 'delete', rowsEqual: true });
+    expect(drill.rollback?.flagsTurnedOff).toEqual(FLAG_NAMES.filter((name) => PROFILES.recommended[name]));
+    expect(drill.copy?.rows.transactions).toBe(before.table.rows);
+    expect(drill.copy?.kept).toBe(false);
+    // The live files are as they were, byte for byte, and no scratch folder or rollback log is left.
+    expect(readFileSync(db).equals(before.db)).toBe(true);
+    expect(readFileSync(flags).equals(before.flags)).toBe(true);
+    expect(journalModeInHeader(db)).toBe('wal');
+    expect(logLines(dir)).toEqual([]);
+    expect(readdirSync(dir).filter((name) => name.startsWith('.rollback-drill-'))).toEqual([]);
+    const recorded = readFileSync(join(dir, 'rollback_drills.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { status: string; database: string });
+    expect(recorded).toEqual([expect.objectContaining({ status: 'passed', database: db })]);
+    const human = await runCli(['rollback', '--drill', '--db', db, '--keep-copy']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^Rollback drill PASSED in .* on a copy of /);
+    expect(human.stdout).toMatch(/journal mode wal -> delete/);
+    const kept = /kept at (\S+)/.exec(human.stdout)?.[1] ?? '';
+    expect(journalModeInHeader(kept)).toBe('rollback journal');
+    expect(readTable(kept).rows).toBe(before.table.rows);
+  });
+
+  it('fails, and records the failure, when the copy cannot be rolled back because the flags file does not load', async () => {
+    const dir = tempDir();
+    const db = copyTemplate(dir);
+    writeFileSync(join(dir, 'feature_flags.json'), '{"wal_mode": "yes"}');
+    const result = await runCli(['rollback', '--drill', '--db', db, '--json']);
+    expect(result.code).toBe(1);
+    const drill = JSON.parse(result.stdout) as { status: string; problems: string[] };
+    expect(drill.status).toBe('failed');
+    expect(drill.problems[0]).toMatch(/^the flags file does not load, so the rollback could not turn its flags off: Flags file .* flag wal_mode must be true or false/);
+    expect(readFileSync(join(dir, 'rollback_drills.jsonl'), 'utf8')).toContain('"status":"failed"');
+    const misuse = await runCli(['rollback', '--keep-copy', '--db', db]);
+    expect(misuse.code).toBe(2);
+    expect(misuse.stderr).toContain('Expected `--keep-copy` to be used with --drill');
   });
 });
