@@ -388,8 +388,9 @@ export async function neighboursSection(options: NeighboursOptions): Promise<Rec
       const figures = await oneRun(base, scratch.dir, run, workload, plan, engineOptions, names);
       perRun.push(figures);
       const legacy = figures.beside.legacyWriter;
+      const pids = (Object.entries(figures.beside) as Array<[NeighbourName, Figures]>).map(([name, f]) => `${LABELS[name]} ${f.pid}`).join(', ');
       log(`  run ${run}: engine alone ${n(figures.engineAlone.rowsPerSecond)} rows/s (${figures.engineAlone.seconds} s), beside ${n(figures.engineBeside.rowsPerSecond)} rows/s (${figures.engineBeside.seconds} s); ` +
-        `legacy writer beside ${legacy?.commitsPerSecond ?? 0} commits/s, ${legacy?.errorCount ?? 0} errors, p99 ${ms(legacy?.latenciesMs.p99 ?? 0)} ms`);
+        `legacy writer beside ${legacy?.commitsPerSecond ?? 0} commits/s, ${legacy?.errorCount ?? 0} errors, p99 ${ms(legacy?.latenciesMs.p99 ?? 0)} ms; pids beside: ${pids}`);
     }
   } finally {
     scratch.cleanup();
