@@ -169,7 +169,11 @@ export function judgeCriteria(input: {
   const criteria: RolloutCriterion[] = [];
   const add = (name: RolloutCriterion['name'], ok: boolean, detail: string): void => void criteria.push({ name, ok, detail });
   const last = ROLLOUT_STEPS.length - 1;
-  if (index >= last) add('last step', false, `${ROLLOUT_STEPS[last]} is the last step: the rollout is complete, every flag is on`);
+  // At the last step there is nothing to gate: the one criterion says the rollout is complete.
+  if (index >= last) {
+    add('last step', false, `${ROLLOUT_STEPS[last]} is the last step: the rollout is complete, every flag is on (\`rollout back\` undoes it)`);
+    return criteria;
+  }
   add('flags', input.flagDrift.length === 0, input.flagDrift.length === 0
     ? `the flags file holds the flags of step ${ROLLOUT_STEPS[index]}`
     : `the flags file was changed outside the rollout (${input.flagDrift.map((d) => `${d.name} is ${d.actual ? 'on' : 'off'}, expected ${d.expected ? 'on' : 'off'}`).join('; ')}): ` +
