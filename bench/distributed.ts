@@ -35,6 +35,8 @@ export interface DistributedSectionOptions {
   quick?: boolean;
   /** Runs of each mode for the throughput medians. @default 3 (1 with quick) */
   runs?: number;
+  /** Demo leagues of the throughput workload (10 seasons each, about 12,000 rows a league). @default 25 (3 with quick) */
+  leagues?: number;
   log(line: string): void;
 }
 
@@ -198,7 +200,7 @@ export async function distributedSection(options: DistributedSectionOptions): Pr
   const { log } = options;
   const quick = options.quick ?? false;
   const runs = options.runs ?? (quick ? 1 : 3);
-  const leagueCount = quick ? 3 : 25;
+  const leagueCount = options.leagues ?? (quick ? 3 : 25);
   const seasons = quick ? [2021, 2022, 2023, 2024, 2025] : [2016, 2017, 2018, 2019, 2020, 2021, 2022, 2023, 2024, 2025];
   const leagues = demoLeagueKeys(leagueCount, 1);
   const jobs = leagues.flatMap((leagueKey) => seasons.map((season) => ({ leagueKey, season })));
@@ -215,6 +217,7 @@ export async function distributedSection(options: DistributedSectionOptions): Pr
     let rows = 0;
     for (let run = 0; run < runs; run++) {
       const local = await runWriter({ database: join(scratch.dir, `in-process-${run}.db`), source: { kind: 'demo', seed: 1 }, jobs });
+      // The engine's defaults for both: 4 jobs in flight (2 x 2 threads; the workers have 2 x 2 too), 8 pages a task.
       const remote = await runWriter({ database: join(scratch.dir, `distributed-${run}.db`), source: { kind: 'demo', seed: 1 }, jobs, redis: redis.url, queuePrefix: 'bench' });
       if (remote.rowsInserted !== local.rowsInserted) throw new Error(`distributed run stored ${remote.rowsInserted} rows, in-process ${local.rowsInserted}`);
       rows = local.rowsInserted;
@@ -296,6 +299,7 @@ if (process.argv[1] === SELF) {
     const figures = await distributedSection({
       quick: args.includes('--quick'),
       ...(runsIndex >= 0 ? { runs: Number(args[runsIndex + 1]) } : {}),
+      ...(args.includes('--leagues') ? { leagues: Number(args[args.indexOf('--leagues') + 1]) } : {}),
       log: (line) => {
         if (!json) process.stdout.write(`${line}\n`);
       },

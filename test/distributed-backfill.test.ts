@@ -149,6 +149,23 @@ describe('a distributed backfill', () => {
   }, 120_000);
 });
 
+describe('one writer per database', () => {
+  it('a second distributed writer on the same database fails at once, naming the first (the lease is on the file)', async () => {
+    const db = join(tempDir(), 'one-writer.db');
+    const first = await createEngine({ database: db, source: demoSource(), transport: bullmqTransport({ redis: redis.url, queuePrefix: 'one-writer' }) });
+    try {
+      const started = performance.now();
+      const error = await createEngine({ database: db, source: demoSource(), transport: bullmqTransport({ redis: redis.url, queuePrefix: 'other-prefix' }) })
+        .catch((caught: unknown) => caught as Error & { code?: string });
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(error.code).toBe('ERR_WRITER_RUNNING');
+      expect(error.message).toContain(String(process.pid));
+    } finally {
+      await first.close();
+    }
+  });
+});
+
 describe('a worker process', () => {
   it('logs its progress and stops cleanly on SIGTERM', async () => {
     const worker = await startWorker(['--queue-prefix', 'quiet']);
