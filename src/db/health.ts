@@ -295,7 +295,7 @@ export function evaluateNeighbours(sample: Pick<HealthSample, 'journalMode' | 's
       status: 'WARNING',
       problem: `pid ${other.pid} (${other.command.replace(/\s+/g, ' ') || 'command unknown'}) has the database open, and its ${describeWalResetStatus(version)} ` +
         `(library ${other.sqlite?.path}${other.sqlite?.method === 'package' ? `, package ${other.sqlite.package}` : ''}); ` +
-        'upgrade that program\'s SQLite, or keep it from writing while the engine runs',
+        'or keep that program from writing while the engine runs',
     });
   }
   const pin = sample.walPin;

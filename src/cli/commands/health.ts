@@ -287,7 +287,7 @@ function neighbourLines(sample: HealthSample): string[] {
 function holderLines(sample: HealthSample): string[] {
   const pids = [...new Set(sample.lockHolders.map((holder) => holder.pid))];
   if (pids.length === 0) return ['  lock holders       none (no other process holds a lock on the file)'];
-  return pids.map((pid, index) => `  ${index === 0 ? 'lock holders' : '            '}       ${describeHolders(sample.lockHolders.filter((holder) => holder.pid === pid))}`);
+  return pids.map((pid, index) => `  ${index === 0 ? 'lock holders' : '            '}       ${describeHolders(sample.lockHolders.filter((holder) => holder.pid === pid).map((holder) => ({ ...holder, command: fold(holder.command) })))}`);
 }
 
 /** One line per sample for --watch, then its problems and write-lock holders. */
@@ -298,6 +298,6 @@ export function formatWatchLine(sample: HealthSample): string {
   const lines = [`${sample.time}  ${sample.status.padEnd(8)}${figures}`];
   for (const problem of sample.problems) lines.push(`  ! ${problem}`);
   const writers = sample.lockHolders.filter((h) => h.lock === 'write' || h.lock === 'reserved' || h.lock === 'pending' || h.lock === 'exclusive');
-  if (writers.length > 0) lines.push(`  ${describeHolders(writers)}`);
+  if (writers.length > 0) lines.push(`  ${describeHolders(writers.map((holder) => ({ ...holder, command: fold(holder.command) })))}`);
   return `${lines.join('\n')}\n`;
 }

@@ -163,7 +163,9 @@ function pinnedSnapshot(env: DoctorEnvironment, t: FindingThresholds): DoctorFin
     finding.evidence.push(`${who(reader.lock.pid, reader.lock.command)} holds read mark ${slot} in ${reader.lock.seen} of ${reader.lock.samples} samples` +
       `${env.walIndex === null ? '' : reader.slots.includes(0)
         ? `: its snapshot is the database file without the WAL's ${env.walIndex.mxFrame} frames, so ${reader.frames} frames cannot be checkpointed`
-        : `: its snapshot ends at WAL frame ${mark ?? '?'} of ${env.walIndex.mxFrame}, so ${reader.frames} frames cannot be checkpointed`}`);
+        : reader.frames === 0
+          ? `: its snapshot ends at WAL frame ${mark ?? '?'} of ${env.walIndex.mxFrame}, the newest: it pins nothing`
+          : `: its snapshot ends at WAL frame ${mark ?? '?'} of ${env.walIndex.mxFrame}, so ${reader.frames} frames cannot be checkpointed`}`);
   }
   const pinning = readers.filter((reader) => reader.frames > 0);
   const recordedAlive = pin !== null && pin.alive !== false;
