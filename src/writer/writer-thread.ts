@@ -8,14 +8,15 @@
  *
  * This file is a thread entry: it is never exported from the package.
  */
-import { statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import pRetry from 'p-retry';
 import type { Database, Statement } from 'better-sqlite3';
-import { acquireWriterLease, type WriterLease } from '../db/lease.js';
+import { acquireWriterLease, leasePathOf, removeLeaseFile, type WriterLease } from '../db/lease.js';
 import { describeHolders, findLockHolders, writeLockHolders, type LockHolder } from '../db/lock-holders.js';
-import { openDatabase } from '../db/open.js';
+import { checkDatabasePath, openDatabase } from '../db/open.js';
 import { insertTransactionSql, WRITER_TABLES } from '../db/schema.js';
 import { BackfillError, DatabaseLockedError, isLockError, serializeError } from '../errors.js';
 import type { Flags } from '../flags/index.js';
@@ -106,7 +107,15 @@ class WriterThread {
   #afterRollback: Array<() => void> = [];
 
   constructor() {
-    // The lease first: a second engine must fail before it migrates or writes anything.
+    // The path's own problems (not a database, a folder, no such folder) are named first, and
+    // leave nothing behind; then the lease: a second engine must fail before it migrates or
+    // writes anything.
+    const inMemory = config.path === ':memory:' || config.path === '';
+    if (!inMemory) {
+      checkDatabasePath(config.path, { createFolder: config.createFolder });
+      if (config.createFolder) mkdirSync(dirname(resolve(config.path)), { recursive: true });
+    }
+    const leaseExisted = inMemory || existsSync(leasePathOf(config.path));
     this.#lease = acquireWriterLease(config.path);
     try {
       const opened = openDatabase({
@@ -146,6 +155,8 @@ class WriterThread {
       notify({ type: 'ready', settings: opened.settings, migration: opened.migration });
     } catch (error) {
       this.#lease.release();
+      // A database that could not be opened gets no lease file left beside it.
+      if (!leaseExisted) removeLeaseFile(config.path);
       throw error;
     }
   }
@@ -515,6 +526,7 @@ class WriterThread {
         mergeOperation(kept, locks);
         this.#unwritten.set(jobId, kept);
       }
+      this.#minute.lockWaitMs += locks.waitMs;
       notify({ type: 'operation', info: { operation, attempts, waitMs: locks.waitMs, ok: false, jobId } });
       const seconds = (locks.waitMs / 1000).toFixed(1);
       this.#holdersReadAt = Number.NEGATIVE_INFINITY;
@@ -527,7 +539,11 @@ class WriterThread {
         { cause: error },
       );
     }
-    if (locks.count > 0) notify({ type: 'operation', info: { operation, attempts, waitMs: locks.waitMs, ok: true, jobId } });
+    if (locks.count > 0) {
+      // Counted once the operation is over, like job_log's total_retry_time (written with the next transaction).
+      this.#minute.lockWaitMs += locks.waitMs;
+      notify({ type: 'operation', info: { operation, attempts, waitMs: locks.waitMs, ok: true, jobId } });
+    }
     return { value, attempts, waitMs: locks.waitMs, holdMs };
   }
 
@@ -762,8 +778,13 @@ function fileIdentity(path: string): string | null {
   }
 }
 
+/** The process's command line (a worker thread's process.argv names its own entry file). */
 function processCommand(): string {
-  return [process.argv0, ...process.argv.slice(1)].join(' ').slice(0, 200);
+  try {
+    return readFileSync('/proc/self/cmdline', 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 200);
+  } catch {
+    return process.title.slice(0, 200);
+  }
 }
 
 function prepareStatements(db: Database, cfg: WriterConfig): Record<string, Statement> & {
