@@ -20,6 +20,23 @@ function keysOf(file: string): string[] {
 }
 
 describe('backfill --source file on the command line', () => {
+  it('refuses to import a league that holds made-up demo rows (exit 2, nothing changed) until --replace-source, which leaves exactly the real rows', async () => {
+    const db = join(tempDir(), 'league.db');
+    const demo = await runCli(['backfill', '--source', 'demo', '--league', '403.l.17457', '--seasons', '2020', '--db', db, '--json']);
+    expect(demo.code, demo.stderr).toBe(0);
+    const demoRows = readTable(db).rows;
+    const refused = await runCli(['backfill', '--source', 'file', '--input', SEASON, '--db', db, '--json']);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/League 403\.l\.17457 already holds \d+ rows from the demo source/);
+    expect(refused.stderr).toContain('--replace-source');
+    expect(readTable(db).rows).toBe(demoRows);
+    const replaced = await runCli(['backfill', '--source', 'file', '--input', SEASON, '--db', db, '--replace-source', '--json']);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    const table = readTable(db);
+    expect(table.rows).toBe(584);
+    expect(table.keys).toEqual(keysOf(SEASON));
+  });
+
   it('stores the 584 rows of a saved season for league 403.l.17457, and a second run stores nothing new', async () => {
     const db = join(tempDir(), 'league.db');
     const first = await runCli(['backfill', '--source', 'file', '--input', SEASON, '--db', db, '--json']);

@@ -28,13 +28,13 @@ function optionsOf(help: string): Map<string, string> {
 
 const COMMON_WITH_DEFAULTS = ['--db', '--env', '--flags', '--log-level', '--log-format'];
 /** Options that have no default: switches, and values that are absent unless given. */
-const NO_DEFAULT = new Set(['--json', '--help', '--force', '--league', '--input', '--no-progress', '--status',
+const NO_DEFAULT = new Set(['--json', '--help', '--force', '--replace-source', '--metrics-port', '--league', '--input', '--no-progress', '--status',
   '--skip-backup', '--skip-analyze', '--skip-reindex', '--skip-vacuum']);
 
 const OWN_COMMANDS: Array<{ command: string; withDefaults: string[] }> = [
   {
     command: 'backfill',
-    withDefaults: ['--source', '--seasons', '--workers', '--rate', '--batch-size', '--leagues', '--seed', '--latency', '--failure-rate',
+    withDefaults: ['--neighbour-gap', '--redis', '--source', '--seasons', '--workers', '--rate', '--batch-size', '--leagues', '--seed', '--latency', '--failure-rate',
       '--api-base', '--token-url', '--busy-timeout', '--lock-wait', '--transaction-budget'],
   },
   { command: 'jobs', withDefaults: ['--limit'] },

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import {
-  BackfillError, createEngine, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs, yahooSource,
+  BackfillError, bullmqTransport, createEngine, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs,
+  serveEngineMetrics, yahooSource, type EngineMetricsServer,
   type Engine, type EngineOptions, type ErrorCode, type JobHandle, type JobRequest, type JobSummary, type LockWaitStrategy, type SourceSpec,
 } from '../../index.js';
 // Not part of the package entry yet: which codes are the user's to fix (exit 2).
@@ -50,6 +51,11 @@ export function describe(command: Command): void {
     .option('--lock-wait <strategy>', `how the writer waits for a lock held by another process: ${LOCK_WAITS.join(', ')}${withDefault('busy-slices; see docs/lock-wait.md')}`,
       (v) => parseChoice(v, '--lock-wait', LOCK_WAITS))
     .option('--transaction-budget <ms>', 'longest time one transaction may hold the write lock', (v) => parseInteger(v, '--transaction-budget', 1, 60_000), 100)
+    .option('--neighbour-gap <ms>', 'while other processes use the database, leave the write lock free this long after each transaction so they get their turn (0: never; docs/lock-wait.md)',
+      (v) => parseInteger(v, '--neighbour-gap', 0, 10_000), 30)
+    .option('--replace-source', 'a league already holds rows from another source (say, made-up demo rows): delete them season by season and fetch it again from this source')
+    .option('--redis <url>', `fetch through \`league-backfill worker\` processes over Redis instead of local threads (docs/scale-out.md)${withDefault('none: in-process', 'LEAGUE_BACKFILL_REDIS')}`)
+    .option('--metrics-port <n>', "serve the live engine's Prometheus metrics on 127.0.0.1:N/metrics while the run lasts (0: any free port)", (v) => parseInteger(v, '--metrics-port', 0, 65_535))
     .option('--no-progress', 'no progress bar on a terminal, and no progress log lines elsewhere');
   addExamples(command, [
     ['league-backfill backfill', `made-up demo data: ${DEMO_DEFAULT_LEAGUES} demo leagues x seasons ${DEMO_DEFAULT_SEASONS}`],
@@ -57,6 +63,9 @@ export function describe(command: Command): void {
     ['league-backfill backfill --source yahoo --league 423.l.12345 --seasons 2019-2023', 'a real league (docs/yahoo.md for credentials)'],
     ['league-backfill backfill --source file --input saved/transactions.json', 'saved API responses'],
     ['league-backfill backfill --source demo --league 423.l.12345', 'made-up data under a key you choose, on purpose'],
+    ['league-backfill backfill --source file --input saved/ --replace-source', 'real rows in place of a league\'s demo rows'],
+    ['league-backfill backfill --redis redis://127.0.0.1:6379 --leagues 200', 'fetch on `league-backfill worker` machines; commit here'],
+    ['league-backfill backfill --metrics-port 9464', 'Prometheus metrics of the run on 127.0.0.1:9464/metrics'],
   ]);
   command.addHelpText('after', `
 --league needs --source: the default source, demo, makes up its data, and made-up rows under a
@@ -89,6 +98,10 @@ interface RawBackfillOptions {
   busyTimeout?: number;
   lockWait?: LockWaitStrategy;
   transactionBudget?: number;
+  neighbourGap?: number;
+  replaceSource?: boolean;
+  redis?: string;
+  metricsPort?: number;
   progress?: boolean;
 }
 
@@ -108,6 +121,11 @@ export interface ResolvedBackfillOptions {
   busyTimeout: number;
   lockWait: LockWaitStrategy | undefined;
   transactionBudget: number;
+  neighbourGap: number;
+  replaceSource: boolean;
+  /** Redis URL of a distributed run (--redis, or LEAGUE_BACKFILL_REDIS); undefined: in-process. */
+  redis: string | undefined;
+  metricsPort: number | undefined;
   progress: boolean;
 }
 
@@ -115,7 +133,7 @@ export interface ResolvedBackfillOptions {
 const COMMON_KEYS = ['db', 'env', 'flags', 'json', 'logLevel', 'logFormat'];
 const BACKFILL_KEYS: ReadonlyArray<keyof RawBackfillOptions> = [
   'source', 'league', 'seasons', 'workers', 'rate', 'batchSize', 'force', 'leagues', 'seed', 'latency', 'failureRate',
-  'input', 'apiBase', 'tokenUrl', 'busyTimeout', 'lockWait', 'transactionBudget', 'progress',
+  'input', 'apiBase', 'tokenUrl', 'busyTimeout', 'lockWait', 'transactionBudget', 'neighbourGap', 'replaceSource', 'redis', 'metricsPort', 'progress',
 ];
 /** Options that only mean something for one source: given with another, they would be silently ignored. */
 const SOURCE_ONLY: ReadonlyArray<readonly [keyof RawBackfillOptions, string, SourceKind]> = [
@@ -172,6 +190,10 @@ export function resolveBackfillOptions(raw: Record<string, unknown>): ResolvedBa
     busyTimeout: options.busyTimeout ?? 5000,
     lockWait: options.lockWait,
     transactionBudget: options.transactionBudget ?? 100,
+    neighbourGap: options.neighbourGap ?? 30,
+    replaceSource: options.replaceSource ?? false,
+    redis: options.redis ?? (process.env.LEAGUE_BACKFILL_REDIS || undefined),
+    metricsPort: options.metricsPort,
     progress: options.progress ?? true,
   };
 }
@@ -187,7 +209,9 @@ export function engineOptionsFor(options: ResolvedBackfillOptions, context: CliC
     batchSize: options.batchSize,
     busyTimeoutMs: options.busyTimeout,
     transactionBudgetMs: options.transactionBudget,
+    neighbourGapMs: options.neighbourGap,
     logger: context.logger,
+    ...(options.redis !== undefined ? { transport: bullmqTransport({ redis: options.redis, logger: context.logger }) } : {}),
     ...(options.rate !== undefined ? { requestsPerSecond: options.rate } : {}),
     ...(options.lockWait ? { lockWait: options.lockWait } : {}),
   };
@@ -223,6 +247,16 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
   const { source, jobs } = await planJobs(options);
   const started = performance.now();
   const engine = await createEngine(engineOptionsFor(options, context, source));
+  let metrics: EngineMetricsServer | undefined;
+  if (options.metricsPort !== undefined) {
+    try {
+      metrics = await serveEngineMetrics(engine, { port: options.metricsPort, database: context.databasePath, logger: context.logger });
+    } catch (error) {
+      await engine.close();
+      throw error; // a port in use names --metrics-port: exit 2
+    }
+    context.logger.info({ url: metrics.metricsUrl }, "serving the engine's Prometheus metrics");
+  }
   context.logger.info({ database: context.databasePath, jobs: jobs.length, source: source.kind, flags: engine.flags }, 'backfill starting');
   if (options.source === 'demo' && options.leagues.length > 0) {
     context.logger.warn({ leagues: options.leagues.join(',') }, 'writing made-up demo rows under the league keys given with --league (--source demo)');
@@ -266,6 +300,7 @@ export async function run(context: CliContext, raw: Record<string, unknown>): Pr
     } finally {
       // After close, so the bar's last state counts every job the summary counts.
       progress.stop();
+      await metrics?.close();
     }
   }
   checkDatabaseFile();
@@ -318,14 +353,14 @@ function underlyingError(error: BackfillError): BackfillError {
 }
 
 async function planJobs(options: ResolvedBackfillOptions): Promise<{ source: SourceSpec; jobs: JobRequest[] }> {
-  const { force } = options;
+  const { force, replaceSource } = options;
   const cross = (leagues: string[], seasons: number[]): JobRequest[] => {
     if (leagues.length * seasons.length > MAX_JOBS) {
       throw new InvalidOptionError(options.source === 'demo' && options.leagues.length === 0 ? '--leagues x --seasons' : '--league x --seasons',
         `at most ${MAX_JOBS.toLocaleString('en-US')} jobs (one per league and season) in one run`, leagues.length * seasons.length,
         `${leagues.length} leagues x ${seasons.length} seasons; split the work into several runs: each run skips the jobs already completed`);
     }
-    return leagues.flatMap((leagueKey) => seasons.map((season) => ({ leagueKey, season, force })));
+    return leagues.flatMap((leagueKey) => seasons.map((season) => ({ leagueKey, season, force, replaceSource })));
   };
   switch (options.source) {
     case 'demo': {
@@ -342,7 +377,7 @@ async function planJobs(options: ResolvedBackfillOptions): Promise<{ source: Sou
       if (options.seasons) return { source: spec, jobs: cross(options.leagues, options.seasons) };
       const jobs: JobRequest[] = [];
       for (const leagueKey of options.leagues) {
-        for (const { season } of await listSeasons(spec.options, leagueKey)) jobs.push({ leagueKey, season, force });
+        for (const { season } of await listSeasons(spec.options, leagueKey)) jobs.push({ leagueKey, season, force, replaceSource });
       }
       return { source: spec, jobs };
     }
@@ -351,7 +386,7 @@ async function planJobs(options: ResolvedBackfillOptions): Promise<{ source: Sou
       const planned = await planFileJobs(input);
       const wanted = (job: { leagueKey: string; season: number }): boolean =>
         (options.leagues.length === 0 || options.leagues.includes(job.leagueKey)) && (!options.seasons || options.seasons.includes(job.season));
-      const jobs = planned.filter(wanted).map((job) => ({ ...job, force }));
+      const jobs = planned.filter(wanted).map((job) => ({ ...job, force, replaceSource }));
       if (jobs.length === 0) throw new BackfillError('ERR_INPUT', `Input ${input}: no transactions for the leagues and seasons asked for`);
       return { source: fileSource({ input }), jobs };
     }
