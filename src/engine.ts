@@ -5,7 +5,8 @@
 import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import { BackfillError, ClosedError, DatabaseLockedError, InvalidOptionError, type SerializedError, deserializeError } from './errors.js';
-import { DEFAULT_FLAGS, assertFlagName, loadFlags, resolveFlagsPath, type Flags } from './flags/index.js';
+import { DEFAULT_FLAGS, assertFlagName, effectiveFlags, loadFlags, resolveFlagsPath, type Flags, type WorkloadName } from './flags/index.js';
+import { assertSqliteVersionSafe } from './db/sqlite-version.js';
 import { silentLogger, type Logger } from './logger.js';
 import { sleep } from './util/sleep.js';
 import { resolveTableNames, type TableNames } from './db/schema.js';
@@ -92,6 +93,8 @@ export interface EngineOptions {
   readonly tables?: Partial<TableNames>;
   /** @default a silent logger */
   readonly logger?: Logger;
+  /** The SQLite version to check against the WAL-reset bug instead of the bundled one (tests of the guard). @default the bundled version */
+  readonly sqliteVersion?: string;
 }
 
 export type AlertLevel = 'info' | 'warning' | 'critical';
@@ -174,7 +177,7 @@ interface ResolvedEngineOptions {
   groupMaxRows: number;
   fetchAttempts: number;
   transport: FetchTransportFactory;
-  writer: Omit<WriterConfig, 'flags' | 'logLevel'>;
+  writer: Omit<WriterConfig, 'flags' | 'logLevel' | 'workload'>;
   flags: Flags | string | undefined;
   logger: Logger;
 }
@@ -182,7 +185,7 @@ interface ResolvedEngineOptions {
 const KNOWN_OPTIONS = new Set([
   'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'pagesPerTask', 'workerHeapLimitMb', 'concurrency', 'queueMaxRows',
   'groupMaxRows', 'transactionBudgetMs', 'neighbourGapMs', 'busyTimeoutMs', 'lockWait', 'lockWaitThresholdMs', 'retry', 'fetchAttempts',
-  'checkpointThresholdBytes', 'walAutocheckpointPages', 'createFolder', 'tables', 'logger', 'transport',
+  'checkpointThresholdBytes', 'walAutocheckpointPages', 'createFolder', 'tables', 'logger', 'transport', 'sqliteVersion',
 ]);
 
 function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -272,6 +275,7 @@ interface QueuedBatch {
 export async function createEngine(options: EngineOptions): Promise<Engine> {
   const resolved = resolveEngineOptions(options);
   let flags: Flags;
+  let workload: WorkloadName = 'mixed';
   let flagsFile: string | null = null;
   if (typeof resolved.flags === 'object') {
     flags = validateFlagsObject(resolved.flags);
@@ -279,9 +283,13 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     flagsFile = resolveFlagsPath({ flagsPath: resolved.flags, databasePath: resolved.database });
     const state = await loadFlags(flagsFile);
     flags = state.flags;
+    workload = state.workload;
     if (!state.exists) resolved.logger.info({ flagsFile }, 'no flags file: running the recommended profile');
   }
-  const writer = await WriterHandle.start({ ...resolved.writer, flags, logLevel: resolved.logger.level }, resolved.logger.child({ component: 'writer' }));
+  // SQLite 3.7.0 to 3.51.2 can lose committed writes in WAL mode (the WAL-reset bug): refuse
+  // to start over such a library rather than find out from a missing row.
+  assertSqliteVersionSafe({ walMode: effectiveFlags(flags).wal_mode, ...(options.sqliteVersion !== undefined ? { version: options.sqliteVersion } : {}) });
+  const writer = await WriterHandle.start({ ...resolved.writer, flags, workload, logLevel: resolved.logger.level }, resolved.logger.child({ component: 'writer' }));
   let transport: FetchTransport;
   try {
     transport = await resolved.transport({ workers: resolved.workers, requestsPerSecond: resolved.requestsPerSecond, heapLimitMb: resolved.workerHeapLimitMb });

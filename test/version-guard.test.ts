@@ -120,3 +120,18 @@ describe('validate and health judge the engine\'s SQLite', () => {
     expect(bundled.sqliteVersion).toBe(bundledSqliteVersion());
   });
 });
+
+describe('the engine at start', () => {
+  it('refuses to start with wal_mode on over a SQLite affected by the WAL-reset bug, and starts with WAL off', async () => {
+    const { createEngine, demoSource, PROFILES } = await import('../dist/src/index.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const folder = mkdtempSync(join(tmpdir(), 'version-guard-'));
+    const error = await createEngine({ database: join(folder, 'a.db'), source: demoSource(), flags: PROFILES.recommended, sqliteVersion: '3.45.1' }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('ERR_VALIDATION');
+    expect((error as Error).message).toMatch(/3\.45\.1/);
+    const engine = await createEngine({ database: join(folder, 'b.db'), source: demoSource(), flags: { ...PROFILES.recommended, wal_mode: false }, sqliteVersion: '3.45.1' });
+    await engine.close();
+  });
+});

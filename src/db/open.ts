@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readSync, statSync, accessSync, consta
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { DatabaseOpenError } from '../errors.js';
-import { effectiveFlags, type Flags } from '../flags/index.js';
+import { applyWorkloadPragmas, effectiveFlags, type Flags, type WorkloadName } from '../flags/index.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { walIncompatibility } from './filesystem.js';
@@ -25,6 +25,8 @@ export interface OpenDatabaseOptions {
   readonly journalSizeLimit?: number;
   /** `wal_autocheckpoint` in pages when WAL is on. @default 1000 */
   readonly walAutocheckpointPages?: number;
+  /** The workload profile of the flags file (read-heavy, write-heavy, mixed); applied with pragma_optimizations. @default 'mixed' */
+  readonly workload?: WorkloadName;
   readonly tables?: Partial<TableNames>;
   readonly logger?: Logger;
 }
@@ -204,6 +206,8 @@ function applyPragmas(db: Database, options: OpenDatabaseOptions, flags: Flags, 
     walOn = String(db.pragma('journal_mode', { simple: true })) === 'wal';
   }
 
+  // After the flags' own pragmas, so the workload's values are the ones read back below.
+  warnings.push(...applyWorkloadPragmas(db, { workload: options.workload ?? 'mixed', flags, readonly }).warnings);
   return {
     journalMode: String(db.pragma('journal_mode', { simple: true })),
     synchronous: Number(db.pragma('synchronous', { simple: true })),

@@ -3,7 +3,7 @@
  * crosses `postMessage`, so it is plain data: no classes, errors as `SerializedError`.
  */
 import type { SerializedError } from '../errors.js';
-import type { Flags } from '../flags/index.js';
+import type { Flags, WorkloadName } from '../flags/index.js';
 import type { AppliedSettings } from '../db/open.js';
 import type { MigrationResult, TableNames } from '../db/schema.js';
 import type { RejectedRecord } from '../source/types.js';
@@ -31,6 +31,8 @@ export interface RetryPolicy {
 export interface WriterConfig {
   path: string;
   flags: Flags;
+  /** The flags file's workload profile. */
+  workload: WorkloadName;
   tables: TableNames;
   createFolder: boolean;
   busyTimeoutMs: number;

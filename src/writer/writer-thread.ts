@@ -121,6 +121,7 @@ class WriterThread {
       const opened = openDatabase({
         path: config.path,
         flags: config.flags,
+        workload: config.workload,
         createFolder: config.createFolder,
         busyTimeoutMs: connectionBusyTimeout(config.lockWait, config.busyTimeoutMs),
         journalSizeLimit: config.journalSizeLimit,
