@@ -8,7 +8,8 @@
  *
  * Options: --runs N (default 3; also the runs per lock-wait strategy), --leagues N (default 25:
  * about 300,000 rows over 10 seasons), --pairs N (listeners on/off pairs, default 6), --quick
- * (small sizes, for a smoke test), --only throughput,legacy,events,lockwait,transfer,memory, --json.
+ * (small sizes, for a smoke test), --only throughput,legacy,events,lockwait,neighbours,distributed,transfer,memory,
+ * --engine-option key=value (neighbours), --json.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,6 +21,8 @@ import { demoWorkload as loadTestWorkload } from '../src/loadtest/workload.js';
 import { eventsOverhead } from './events.js';
 import { legacyVersusEngine } from './legacy.js';
 import { compareLockWaits, CONTENTION_LEVELS } from './lock-wait.js';
+import { neighboursSection, parseEngineOption } from './neighbours.js';
+import { distributedSection } from './distributed.js';
 import { demoWorkload, formatRate, median, rawInsert, scratchDir, type Workload } from './lib.js';
 
 const args = process.argv.slice(2);
@@ -28,6 +31,8 @@ const option = (name: string, fallback: number): number => {
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
 const quick = args.includes('--quick');
+/** `--engine-option key=value` (repeatable): extra engine options for the neighbours section, to compare policies. */
+const engineOptions = Object.fromEntries(args.flatMap((arg, index) => (arg === '--engine-option' ? [parseEngineOption(args[index + 1] ?? '')] : [])));
 const json = args.includes('--json');
 const runs = option('--runs', quick ? 1 : 3);
 const leagueCount = option('--leagues', quick ? 2 : 25);
@@ -173,6 +178,9 @@ const report = {
   ...(wanted('lockwait')
     ? { lockWait: await compareLockWaits(loadTestWorkload(quick ? 1 : 2, quick ? [2025] : [2022, 2023, 2024, 2025], 1), quick ? CONTENTION_LEVELS.slice(0, 1) : CONTENTION_LEVELS, runs, log) }
     : {}),
+  // Each non-quick run of these takes minutes: one run unless --runs says otherwise.
+  ...(wanted('neighbours') ? { neighbours: await neighboursSection({ quick, runs: option('--runs', 1), engineOptions, log }) } : {}),
+  ...(wanted('distributed') ? { distributed: await distributedSection({ quick, runs: option('--runs', 1), log }) } : {}),
   ...(wanted('transfer') ? { transfer: transferCost() } : {}),
   ...(wanted('memory') ? { memory: memory() } : {}),
 };

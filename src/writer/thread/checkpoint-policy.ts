@@ -79,7 +79,7 @@ export class CheckpointPolicy {
   readonly #effects: CheckpointEffects;
   #pin: (WalPin & { checkpointed: number }) | null = null;
   /** Since when PASSIVE has been stuck at the same frame while the WAL grows: a reader's snapshot holds it there. */
-  #stuck: { checkpointed: number; since: number } | null = null;
+  #stuck: { checkpointed: number; since: number; pids: Set<number> | null } | null = null;
   #lastPinCheck = Number.NEGATIVE_INFINITY;
   #lastRestart = Number.NEGATIVE_INFINITY;
   #committedSinceCheckpoint = false;
@@ -128,7 +128,7 @@ export class CheckpointPolicy {
     if (!overThreshold && !neighbours) return;
     const passive = this.#passive();
     if (complete(passive) || passive.checkpointedFrames !== this.#stuck?.checkpointed) {
-      this.#stuck = complete(passive) ? null : { checkpointed: passive.checkpointedFrames, since: now };
+      this.#stuck = complete(passive) ? null : { checkpointed: passive.checkpointedFrames, since: now, pids: null };
     }
     if (!overThreshold) return;
     // Over the threshold. Copied or not, the WAL starts over only when no reader is reading
@@ -139,7 +139,15 @@ export class CheckpointPolicy {
     if (this.#restart(now, walBytes >= 2 * this.#options.thresholdBytes)) return;
     // The copy has not moved for a while although the WAL grew: one reader has kept the same
     // old snapshot open all along (a notebook's open transaction). Report it; never wait for it.
-    if (this.#stuck && now - this.#stuck.since >= this.#options.pinAfterMs) this.#reportPin(walBytes, now);
+    // Readers that come and go (a dashboard's queries) are in some looks and not in others; the
+    // one that pins is in every look, so the suspects are narrowed to those seen each time.
+    if (!this.#stuck) return;
+    const seen = new Map(this.#effects.pinningReaders().map((reader) => [reader.pid, reader] as const));
+    this.#stuck.pids = this.#stuck.pids === null ? new Set(seen.keys()) : new Set([...this.#stuck.pids].filter((pid) => seen.has(pid)));
+    if (now - this.#stuck.since >= this.#options.pinAfterMs) {
+      const pid = [...this.#stuck.pids][0];
+      this.#reportPin(walBytes, now, pid === undefined ? undefined : seen.get(pid));
+    }
   }
 
   #passive(): CheckpointResult {
@@ -164,9 +172,8 @@ export class CheckpointPolicy {
     return false;
   }
 
-  #reportPin(walBytes: number, now: number): void {
+  #reportPin(walBytes: number, now: number, first: PinningReader | undefined): void {
     const stuck = this.#stuck!;
-    const first = this.#effects.pinningReaders()[0];
     const seconds = Math.round((now - stuck.since) / 1000);
     this.#pin = { pid: first?.pid ?? 0, command: first?.command ?? '', since: this.#effects.isoNow(), walBytes, checkpointed: stuck.checkpointed };
     this.#lastPinCheck = now;
