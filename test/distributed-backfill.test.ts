@@ -62,6 +62,14 @@ function captured(factory: FetchTransportFactory): { factory: FetchTransportFact
   };
 }
 
+/** What a promise that must fail rejects with (a promise that resolves fails the test). */
+async function rejectionOf<E = Error & { code?: string; cause?: unknown }>(promise: Promise<unknown>): Promise<E> {
+  return promise.then(
+    () => { throw new Error('expected a rejection, but the promise resolved'); },
+    (caught: unknown) => caught as E,
+  );
+}
+
 let redis: RedisServer;
 let reference: TableDump;
 const running: WorkerProcess[] = [];
@@ -155,8 +163,7 @@ describe('one writer per database', () => {
     const first = await createEngine({ database: db, source: demoSource(), transport: bullmqTransport({ redis: redis.url, queuePrefix: 'one-writer' }) });
     try {
       const started = performance.now();
-      const error = await createEngine({ database: db, source: demoSource(), transport: bullmqTransport({ redis: redis.url, queuePrefix: 'other-prefix' }) })
-        .catch((caught: unknown) => caught as Error & { code?: string });
+      const error = await rejectionOf(createEngine({ database: db, source: demoSource(), transport: bullmqTransport({ redis: redis.url, queuePrefix: 'other-prefix' }) }));
       expect(performance.now() - started).toBeLessThan(5000);
       expect(error.code).toBe('ERR_WRITER_RUNNING');
       expect(error.message).toContain(String(process.pid));

@@ -27,6 +27,14 @@ function task(overrides: Partial<FetchTask> & { season?: number } = {}): FetchTa
   };
 }
 
+/** What a promise that must fail rejects with (a promise that resolves fails the test). */
+async function rejectionOf<E = Error & { code?: string; cause?: unknown }>(promise: Promise<unknown>): Promise<E> {
+  return promise.then(
+    () => { throw new Error('expected a rejection, but the promise resolved'); },
+    (caught: unknown) => caught as E,
+  );
+}
+
 let redis: RedisServer;
 let worker: WorkerProcess;
 
@@ -110,7 +118,7 @@ describe.each(transports)('the fetch transport contract: %s', (_name, make) => {
       const started = performance.now();
       const slow = transport.run(task({ source: demoSource({ seed: 2, latencyMs: 3000 }), maxPages: 1 }), controller.signal);
       setTimeout(() => controller.abort(reason), 100);
-      const error = await slow.catch((caught: unknown) => caught as Error & { cause?: unknown });
+      const error = await rejectionOf(slow);
       expect(performance.now() - started).toBeLessThan(1500);
       // Piscina wraps the reason in its AbortError; the BullMQ transport rejects with the reason itself.
       expect(error === reason || (error.name === 'AbortError' && error.cause === reason)).toBe(true);

@@ -23,6 +23,14 @@ const LEAGUES = ['461.l.501', '461.l.502'];
 const SEASONS = [2021, 2022, 2023, 2024];
 const SEED = 41;
 
+/** What a promise that must fail rejects with (a promise that resolves fails the test). */
+async function rejectionOf<E = Error & { code?: string; cause?: unknown }>(promise: Promise<unknown>): Promise<E> {
+  return promise.then(
+    () => { throw new Error('expected a rejection, but the promise resolved'); },
+    (caught: unknown) => caught as E,
+  );
+}
+
 let redis: RedisServer;
 let referenceKeys: string[];
 const running: WorkerProcess[] = [];
@@ -89,12 +97,14 @@ afterAll(async () => {
 describe('Redis stopping mid-run', () => {
   it('for a few seconds: workers and writer reconnect, lost tasks are sent again, the run completes with the whole table', async () => {
     const prefix = 'restart';
-    const args = ['--workers', '2', '--queue-prefix', prefix, '--lock-duration', '2000'];
+    // Two workers of one thread take 4 tasks at a time; 8 jobs in flight leave tasks waiting in
+    // Redis, which the restart loses.
+    const args = ['--workers', '1', '--queue-prefix', prefix, '--lock-duration', '2000'];
     await startWorker(args);
     await startWorker(args);
     const db = join(tempDir(), 'restart.db');
     const captive = captured(bullmqTransport({ redis: redis.url, queuePrefix: prefix, checkIntervalMs: 300 }));
-    const run = backfill(db, { pagesPerTask: 2, concurrency: 6, transport: captive.factory }, 15);
+    const run = backfill(db, { pagesPerTask: 2, concurrency: 8, transport: captive.factory }, 15);
     await waitForRows(db, referenceKeys.length / 5);
     // No persistence: it comes back empty, every waiting task and result gone.
     await redis.stop();
@@ -250,7 +260,7 @@ describe('credentials', () => {
     const db = join(tempDir(), 'no-secrets.db');
     const engine = await createEngine({ database: db, source, flags: PROFILES.recommended, transport: bullmqTransport({ redis: redis.url, queuePrefix: prefix }) });
     try {
-      const error = await engine.enqueue({ leagueKey: '403.l.17457', season: 2020 }).done.catch((caught: unknown) => caught as Error & { cause?: { code?: string } });
+      const error = await rejectionOf(engine.enqueue({ leagueKey: '403.l.17457', season: 2020 }).done);
       expect(`${error.message} ${String((error.cause as Error | undefined)?.message)}`).toMatch(/No Yahoo credentials: set YAHOO_CLIENT_ID/);
     } finally {
       await engine.close();

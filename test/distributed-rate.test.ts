@@ -51,7 +51,7 @@ function maxInOneSecond(times: number[]): number {
   return best;
 }
 
-async function backfillBothSeasons(prefix: string, requestsPerSecond: number, sourceOptions: Record<string, unknown> = {}): Promise<string> {
+async function backfillBothSeasons(prefix: string, requestsPerSecond: number, sourceOptions: Record<string, unknown> = {}, seasons = [2020, 2019]): Promise<string> {
   const db = join(tempDir(), `${prefix}.db`);
   const source = yahooSource({ apiBase: yahoo.apiBase, tokenUrl: yahoo.tokenUrl, accessToken: yahoo.accessToken, ...sourceOptions });
   const engine = await createEngine({
@@ -59,8 +59,8 @@ async function backfillBothSeasons(prefix: string, requestsPerSecond: number, so
     transport: bullmqTransport({ redis: redis.url, queuePrefix: prefix }),
   });
   try {
-    const summaries = await Promise.all([2020, 2019].map((season) => engine.enqueue({ leagueKey: LEAGUE, season }).done));
-    expect(summaries.map((summary) => summary.status)).toEqual(['completed', 'completed']);
+    const summaries = await Promise.all(seasons.map((season) => engine.enqueue({ leagueKey: LEAGUE, season }).done));
+    expect(summaries.map((summary) => summary.status)).toEqual(seasons.map(() => 'completed'));
   } finally {
     await engine.close();
   }
@@ -88,10 +88,11 @@ describe('the rate limit across worker processes', () => {
   it('pauses every worker when the API still throttles after a task\'s retries, then completes', async () => {
     const pauseMs = 2000;
     await startWorkers(2, ['--workers', '1', '--queue-prefix', 'throttle', '--throttle-pause', String(pauseMs)]);
-    // Two throttled answers use up a request's two attempts.
+    // One job, so one task at a time: its first request gets two throttled answers, which use
+    // up its two attempts.
     yahoo.script({ kind: 'throttle' }, { kind: 'throttle' });
-    const db = await backfillBothSeasons('throttle', 50, { maxAttempts: 2, retryDelayMs: 10 });
-    expect(readTable(db).keys.filter((key) => key.startsWith('403.'))).toEqual(seasonFixtureKeys());
+    const db = await backfillBothSeasons('throttle', 50, { maxAttempts: 2, retryDelayMs: 10 }, [2020]);
+    expect(readTable(db).keys).toEqual(seasonFixtureKeys());
     const throttled = yahoo.requests.findLastIndex((request) => request.misbehaviour === 'throttle');
     expect(throttled).toBeGreaterThanOrEqual(0);
     // After the second 999 no worker asked anything for about the pause (requests are 20 ms
