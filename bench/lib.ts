@@ -61,8 +61,9 @@ export function demoWorkload(leagueCount: number, seasons: number[], seed = 1, b
  * BEGIN IMMEDIATE transaction (Infinity: all in one). Returns rows per second and the longest
  * transaction.
  */
-export function rawInsert(path: string, workload: Workload, batchesPerTransaction: number): { rowsPerSecond: number; seconds: number; maxTransactionMs: number } {
+export function rawInsert(path: string, workload: Workload, batchesPerTransaction: number, extraSchemaSql = ''): { rowsPerSecond: number; seconds: number; maxTransactionMs: number } {
   const { db } = openDatabase({ path, flags: PROFILES.recommended });
+  if (extraSchemaSql) db.exec(extraSchemaSql);
   const insert = db.prepare(insertTransactionSql());
   let maxTransactionMs = 0;
   const started = performance.now();

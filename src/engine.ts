@@ -56,8 +56,8 @@ export interface EngineOptions {
   /**
    * While other processes use the database, the writer leaves the write lock free this long
    * after each transaction, so that a process waiting in SQLite's default busy handler (which
-   * tries at most 25 ms apart during its first ~100 ms of waiting) gets it; alone, the writer
-   * never waits. 0 turns this off. docs/lock-wait.md has the measurements. @default 30
+   * tries at most 25 ms apart during its first ~128 ms of waiting) gets it; alone, the writer
+   * never waits. 0 turns this off. docs/lock-wait.md has the measurements. @default 25
    */
   readonly neighbourGapMs?: number;
   /** SQLite's busy_timeout (with pragma_optimizations). @default 5000 */
@@ -248,7 +248,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
       lockWaitThresholdMs: integer('lockWaitThresholdMs', options.lockWaitThresholdMs, 50, 0, 600_000),
       retry: resolveRetryPolicy(options.retry),
       transactionBudgetMs: integer('transactionBudgetMs', options.transactionBudgetMs, 100, 1, 60_000),
-      neighbourGapMs: integer('neighbourGapMs', options.neighbourGapMs, 30, 0, 10_000),
+      neighbourGapMs: integer('neighbourGapMs', options.neighbourGapMs, 25, 0, 10_000),
       checkpointThresholdBytes,
       // The WAL file keeps its size when SQLite starts it over, and is trimmed to
       // journal_size_limit only then. A limit below the threshold makes the file's size the

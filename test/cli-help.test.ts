@@ -34,7 +34,7 @@ const NO_DEFAULT = new Set(['--json', '--help', '--force', '--replace-source', '
 const OWN_COMMANDS: Array<{ command: string; withDefaults: string[] }> = [
   {
     command: 'backfill',
-    withDefaults: ['--neighbour-gap', '--redis', '--source', '--seasons', '--workers', '--rate', '--batch-size', '--leagues', '--seed', '--latency', '--failure-rate',
+    withDefaults: ['--neighbour-gap', '--redis', '--queue-prefix', '--source', '--seasons', '--workers', '--rate', '--batch-size', '--leagues', '--seed', '--latency', '--failure-rate',
       '--api-base', '--token-url', '--busy-timeout', '--lock-wait', '--transaction-budget'],
   },
   { command: 'jobs', withDefaults: ['--limit'] },

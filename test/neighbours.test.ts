@@ -28,7 +28,7 @@ describe('beside other processes', () => {
     const writer = startLegacyWriter({ database: db, table: 'legacy_notes', durationMs: 60_000, timeoutMs: 5000, intervalMs: 10, rowsPerCommit: 20 });
     try {
       await writer.ready;
-      const jobs = demoLeagueKeys(3, 5).flatMap((leagueKey) => [2021, 2022, 2023, 2024].map((season) => engine.enqueue({ leagueKey, season })));
+      const jobs = demoLeagueKeys(8, 5).flatMap((leagueKey) => [2020, 2021, 2022, 2023, 2024].map((season) => engine.enqueue({ leagueKey, season })));
       await Promise.all(jobs.map((job) => job.done));
     } finally {
       const figures = await writer.stop();
@@ -43,8 +43,9 @@ describe('beside other processes', () => {
   it('a notebook that holds a read transaction open is named in an alert, the engine\'s holds stay bounded, and the WAL shrinks after it lets go', async () => {
     const db = join(tempDir(), 'league.db');
     const threshold = 1024 * 1024;
+    // A slower source keeps the backfill going for longer than the notebook's hold.
     await using engine = await createEngine({
-      database: db, source: demoSource({ seed: 12 }), flags: PROFILES.recommended, checkpointThresholdBytes: threshold,
+      database: db, source: demoSource({ seed: 12, latencyMs: 15 }), pagesPerTask: 1, flags: PROFILES.recommended, checkpointThresholdBytes: threshold,
     });
     const alerts: Alert[] = [];
     engine.on('alert', (alert) => alerts.push(alert));
@@ -53,7 +54,7 @@ describe('beside other processes', () => {
     const notebook = startNotebook({ database: db, holdMs: 2500 });
     try {
       await notebook.ready;
-      const jobs = demoLeagueKeys(3, 6).flatMap((leagueKey) => [2021, 2022, 2023].map((season) => engine.enqueue({ leagueKey, season })));
+      const jobs = demoLeagueKeys(4, 6).flatMap((leagueKey) => [2021, 2022, 2023, 2024].map((season) => engine.enqueue({ leagueKey, season })));
       await waitFor(() => alerts.some((alert) => alert.message.includes('pinned')), 20_000, 'a WAL-pin alert');
       const pinned = alerts.find((alert) => alert.message.includes('pinned'))!;
       expect(pinned.level).toBe('warning');

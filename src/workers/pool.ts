@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { deserializeError } from '../errors.js';
+import { ClosedError, deserializeError } from '../errors.js';
 import type { FetchTask, FetchTaskOutcome, FetchTaskResult, FetchWorkerData } from './protocol.js';
 import { SharedRateLimiter } from './rate-limiter.js';
 import type { FetchTransport } from './transport.js';
@@ -43,6 +43,7 @@ export class FetchPool implements FetchTransport {
 
   /** Runs one fetch task (one or more pages); a failure is rebuilt into its typed error. */
   async run(task: FetchTask, signal?: AbortSignal): Promise<FetchTaskResult> {
+    if (this.#closing) throw new ClosedError('The fetch pool');
     const outcome = await this.#pool.run(task, signal ? { signal } : {});
     if (!outcome.ok) throw deserializeError(outcome.error);
     return outcome.result;

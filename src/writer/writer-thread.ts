@@ -15,7 +15,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pRetry from 'p-retry';
 import type { Database, Statement } from 'better-sqlite3';
 import { acquireWriterLease, leasePathOf, removeLeaseFile, type WriterLease } from '../db/lease.js';
-import { describeHolders, findLockHolders, writeLockHolders, type LockHolder } from '../db/lock-holders.js';
+import { describeHolders, findLockHolders, writeLockHolders } from '../db/lock-holders.js';
+import { pinnedFrames, readWalIndex } from '../db/doctor/wal-index.js';
 import { checkDatabasePath, openDatabase } from '../db/open.js';
 import { insertTransactionSql, WRITER_TABLES } from '../db/schema.js';
 import { BackfillError, DatabaseLockedError, isLockError, serializeError } from '../errors.js';
@@ -134,7 +135,7 @@ class WriterThread {
       this.#walPath = `${config.path}-wal`;
       this.#identity = fileIdentity(config.path);
       this.#budget = new CommitBudget({ budgetMs: config.transactionBudgetMs });
-      this.#neighbours = new NeighbourPolicy({ gapMs: config.neighbourGapMs }, {
+      this.#neighbours = new NeighbourPolicy({ gapMs: config.neighbourGapMs, windowMs: config.transactionBudgetMs }, {
         othersHaveFileOpen: () => findLockHolders(config.path).some((holder) => !holder.self),
         dataVersion: () => Number(this.#db.pragma('data_version', { simple: true })),
         now: () => performance.now(),
@@ -201,6 +202,9 @@ class WriterThread {
    */
   async #commit(batches: BatchMessage[]): Promise<CommitResult> {
     this.#assertSameFile();
+    // Rows are decoded before the lock is taken: the work overlaps the gap left to the
+    // neighbours (or the previous checkpoint) instead of lengthening the hold.
+    const decoded = batches.map((batch) => JSON.parse(batch.rows) as RowTuple[]);
     const outcomes: BatchOutcome[] = [];
     let transactions = 0;
     let maxHoldMs = 0;
@@ -218,7 +222,7 @@ class WriterThread {
           for (;;) {
             const batch = batches[index]!;
             const before = performance.now();
-            done.push(this.#writeBatch(batch));
+            done.push(this.#writeBatch(batch, decoded[index]!));
             insertMs += performance.now() - before;
             index++;
             if (index >= batches.length) break;
@@ -260,9 +264,8 @@ class WriterThread {
     return { outcomes, transactions, maxHoldMs };
   }
 
-  #writeBatch(batch: BatchMessage): BatchOutcome {
+  #writeBatch(batch: BatchMessage, rows: RowTuple[]): BatchOutcome {
     const s = this.#statements;
-    const rows = JSON.parse(batch.rows) as RowTuple[];
     let inserted = 0;
     for (const row of rows) inserted += s.insertRow.run(...row, batch.jobId, batch.season, batch.leagueSeries).changes;
     const now = new Date().toISOString();
@@ -466,7 +469,9 @@ class WriterThread {
     let holdMs = 0;
     const attempt = async (): Promise<T> => {
       attempts++;
-      await this.#leaveGap();
+      // A group commit may hold the lock for a whole budget; bookkeeping and submitted writes
+      // for about a millisecond, so several of them can share one gap.
+      await this.#leaveGap(kind === 'batch' || kind === 'session' ? config.transactionBudgetMs : 1);
       const attemptStart = performance.now();
       this.#waitHolders = [];
       await this.#begin(mode, kind);
@@ -571,8 +576,8 @@ class WriterThread {
   }
 
   /** While other processes use the file, keeps the lock free for a moment before taking it again. */
-  async #leaveGap(): Promise<void> {
-    const gap = this.#neighbours.gapBeforeBegin();
+  async #leaveGap(expectedHoldMs: number): Promise<void> {
+    const gap = this.#neighbours.gapBeforeBegin(expectedHoldMs);
     if (gap <= 0) return;
     const started = performance.now();
     await sleep(gap, this.#stopping.signal).catch(() => undefined);
@@ -585,7 +590,7 @@ class WriterThread {
     this.#minute.neighbourCommits += this.#neighbours.takeNeighbourCommits();
     // Between transactions, never inside one; while neighbours are present this runs in the
     // gap the writer leaves them anyway.
-    if (this.#flags.wal_mode) this.#checkpoints.afterTransaction(this.#neighbours.present);
+    if (this.#flags.wal_mode) this.#checkpoints.afterTransaction(this.#neighbours.gapDue);
   }
 
   /** Takes the write lock the way the configured strategy waits for it (see lock-wait.ts). */
@@ -704,6 +709,9 @@ class WriterThread {
       throw error;
     } finally {
       this.#db.pragma(`busy_timeout = ${busyTimeout}`);
+      // RESTART held the write lock while it waited for readers: the gap owed to the
+      // neighbours starts now, not at the commit before it.
+      this.#neighbours.lockReleased();
     }
   }
 
@@ -749,24 +757,26 @@ function toResult(info: CheckpointInfo): CheckpointResult {
 }
 
 /**
- * Other processes in a read transaction: a read lock on one of the five read marks of the -shm
- * file. Read mark 0 counts too: its reader reads the database file itself, which a checkpoint
- * may not overwrite under it.
+ * Other processes in a read transaction (a read lock on one of the five read-mark slots of the
+ * -shm file), the one that holds back the most frames first. Which slot a reader holds comes
+ * from /proc/locks; where that slot's snapshot ends, from the WAL index header: a notebook's
+ * old snapshot holds back more than a dashboard's fresh one, so it is named, not the dashboard.
+ * Slot 0 counts too: its reader reads the database file itself, which no checkpoint may
+ * overwrite under it.
  */
 function pinningReaders(path: string): PinningReader[] {
-  const seen = new Map<number, PinningReader>();
+  const header = readWalIndex(path);
+  const best = new Map<number, { reader: PinningReader; frames: number }>();
   for (const holder of findLockHolders(path)) {
     if (holder.self || holder.file !== 'shm' || holder.type !== 'READ') continue;
-    if (!coversReadMark(holder)) continue;
-    if (!seen.has(holder.pid)) seen.set(holder.pid, { pid: holder.pid, command: holder.command });
+    const end = Math.min(holder.end ?? 127, 127);
+    for (let byte = Math.max(holder.start, 123); byte <= end; byte++) {
+      const frames = header === null ? 0 : pinnedFrames(header, byte - 123);
+      const known = best.get(holder.pid);
+      if (!known || frames > known.frames) best.set(holder.pid, { reader: { pid: holder.pid, command: holder.command }, frames });
+    }
   }
-  return [...seen.values()];
-}
-
-/** Bytes 123..127 of the -shm lock area are read marks 0..4. */
-function coversReadMark(holder: LockHolder): boolean {
-  const end = holder.end ?? Number.MAX_SAFE_INTEGER;
-  return holder.start <= 127 && end >= 123;
+  return [...best.values()].sort((a, b) => b.frames - a.frames).map((entry) => entry.reader);
 }
 
 function fileIdentity(path: string): string | null {

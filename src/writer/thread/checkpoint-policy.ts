@@ -135,8 +135,8 @@ export class CheckpointPolicy {
     // from it at the moment of a write; readers that follow each other without pause (a
     // dashboard) may never leave such a moment. RESTART waits for them, holding the write lock,
     // so its wait is bounded by the transaction budget and it runs at most every restartEveryMs.
-    // Twice over the threshold, the spacing goes: the WAL's bound matters more than the gaps.
-    if (this.#restart(now, walBytes >= 2 * this.#options.thresholdBytes)) return;
+    // Half as much again over the threshold, the spacing goes: the WAL's bound matters more.
+    if (this.#restart(now, walBytes >= 1.5 * this.#options.thresholdBytes)) return;
     // The copy has not moved for a while although the WAL grew: one reader has kept the same
     // old snapshot open all along (a notebook's open transaction). Report it; never wait for it.
     // Readers that come and go (a dashboard's queries) are in some looks and not in others; the
@@ -145,8 +145,10 @@ export class CheckpointPolicy {
     const seen = new Map(this.#effects.pinningReaders().map((reader) => [reader.pid, reader] as const));
     this.#stuck.pids = this.#stuck.pids === null ? new Set(seen.keys()) : new Set([...this.#stuck.pids].filter((pid) => seen.has(pid)));
     if (now - this.#stuck.since >= this.#options.pinAfterMs) {
-      const pid = [...this.#stuck.pids][0];
-      this.#reportPin(walBytes, now, pid === undefined ? undefined : seen.get(pid));
+      // Readers come in the order of the frames they hold back, most first.
+      const suspects = this.#stuck.pids;
+      const first = [...seen.values()].find((reader) => suspects.has(reader.pid));
+      this.#reportPin(walBytes, now, first);
     }
   }
 

@@ -26,6 +26,13 @@ export interface NeighbourPolicyOptions {
   presenceCheckMs?: number;
   /** A commit by another connection keeps the policy on for this long even if no lock shows (ms). @default 5000 */
   activeForMs?: number;
+  /**
+   * The most the writer holds the lock, over one or several transactions, between two gaps
+   * (ms): the transaction budget. A waiter cannot tell two back-to-back transactions from one
+   * long one, so what matters is how long the lock stays taken, not how many transactions
+   * took it; short ones (a job's start, a small group) share one gap. @default 100
+   */
+  windowMs?: number;
 }
 
 export interface NeighbourProbe {
@@ -46,6 +53,9 @@ export class NeighbourPolicy {
   #lastDataVersion: number | undefined;
   #neighbourCommitAt = Number.NEGATIVE_INFINITY;
   #lastCommitEnd = Number.NEGATIVE_INFINITY;
+  /** When the lock was last free for a whole gap: since then it has been taken nearly all the time. */
+  #lastGapEnd = Number.NEGATIVE_INFINITY;
+  readonly #windowMs: number;
   /** Commits by other connections seen since the figures were last taken. */
   #neighbourCommits = 0;
 
@@ -53,6 +63,7 @@ export class NeighbourPolicy {
     this.#gapMs = options.gapMs;
     this.#presenceCheckMs = options.presenceCheckMs ?? 500;
     this.#activeForMs = options.activeForMs ?? 5000;
+    this.#windowMs = options.windowMs ?? 100;
     this.#probe = probe;
   }
 
@@ -65,13 +76,31 @@ export class NeighbourPolicy {
     return this.#present;
   }
 
-  /** How long to keep the lock free before the next BEGIN (ms); 0 when alone. */
-  gapBeforeBegin(): number {
+  /**
+   * How long to keep the lock free before a BEGIN whose transaction may hold the lock for
+   * `expectedHoldMs` (ms); 0 when alone, and 0 while the lock, that transaction included,
+   * stays taken for less than a window since the last gap.
+   */
+  gapBeforeBegin(expectedHoldMs: number): number {
     if (!this.enabled) return 0;
     const now = this.#probe.now();
     this.#observe(now);
     if (!this.#present) return 0;
-    return Math.max(0, this.#gapMs - (now - this.#lastCommitEnd));
+    const free = now - this.#lastCommitEnd;
+    // Idle for a gap's length already (nothing to write): that was a gap.
+    if (free >= this.#gapMs) {
+      this.#lastGapEnd = now;
+      return 0;
+    }
+    // The lock may stay taken up to a window since the last gap, counting the hold to come.
+    if (now - this.#lastGapEnd + expectedHoldMs <= this.#windowMs) return 0;
+    this.#lastGapEnd = now + (this.#gapMs - free);
+    return this.#gapMs - free;
+  }
+
+  /** Whether the next BEGIN will wait for a gap: the moment for work that needs no lock (a passive checkpoint). */
+  get gapDue(): boolean {
+    return this.enabled && this.#present;
   }
 
   /** Called when one of our transactions (or anything else that held the write lock) ended. */

@@ -1,0 +1,169 @@
+/**
+ * The writer's neighbour and checkpoint policies are pure over injected effects: their rules
+ * are tested here with a fake clock, without threads or files (the real thing is tested with
+ * real processes in neighbours.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { NeighbourPolicy } from '../src/writer/thread/neighbours.js';
+import { CheckpointPolicy, type CheckpointResult, type PinningReader, type WalPin } from '../src/writer/thread/checkpoint-policy.js';
+import { CommitBudget } from '../src/writer/thread/commit-budget.js';
+
+function neighbourPolicy(options: { others?: boolean; gapMs?: number } = {}) {
+  const state = { now: 0, others: options.others ?? false, dataVersion: 1 };
+  const policy = new NeighbourPolicy({ gapMs: options.gapMs ?? 25, windowMs: 100, presenceCheckMs: 500 }, {
+    othersHaveFileOpen: () => state.others,
+    dataVersion: () => state.dataVersion,
+    now: () => state.now,
+  });
+  return { state, policy };
+}
+
+describe('the neighbour policy', () => {
+  it('leaves no gap when the writer is alone', () => {
+    const { state, policy } = neighbourPolicy();
+    for (let i = 0; i < 5; i++) {
+      expect(policy.gapBeforeBegin(100)).toBe(0);
+      state.now += 100;
+      policy.lockReleased();
+    }
+  });
+
+  it('with others on the file, owes a gap before each budget-long transaction, counted from the last release', () => {
+    const { state, policy } = neighbourPolicy({ others: true });
+    expect(policy.gapBeforeBegin(100)).toBe(0); // idle before: that was a gap
+    state.now += 100;
+    policy.lockReleased();
+    state.now += 5; // 5 ms of other work after the commit count towards the gap
+    expect(policy.gapBeforeBegin(100)).toBe(20);
+    state.now += 20;
+    state.now += 100;
+    policy.lockReleased();
+    expect(policy.gapBeforeBegin(100)).toBe(25);
+  });
+
+  it('lets short operations share one gap while the lock stays taken under a window', () => {
+    const { state, policy } = neighbourPolicy({ others: true });
+    expect(policy.gapBeforeBegin(1)).toBe(0);
+    for (let i = 0; i < 20; i++) {
+      state.now += 2;
+      policy.lockReleased();
+      state.now += 1;
+      if (state.now < 95) expect(policy.gapBeforeBegin(1)).toBe(0);
+    }
+    state.now += 40;
+    policy.lockReleased();
+    expect(policy.gapBeforeBegin(1)).toBe(25);
+  });
+
+  it('turns on when another connection commits, even with no lock in sight', () => {
+    const { state, policy } = neighbourPolicy({ others: false });
+    expect(policy.gapBeforeBegin(100)).toBe(0);
+    state.now += 100;
+    policy.lockReleased();
+    state.dataVersion++; // a neighbour committed in between
+    state.now += 1;
+    expect(policy.gapBeforeBegin(100)).toBe(24);
+    expect(policy.takeNeighbourCommits()).toBe(1);
+  });
+
+  it('is off with a gap of 0', () => {
+    const { state, policy } = neighbourPolicy({ others: true, gapMs: 0 });
+    state.now += 100;
+    policy.lockReleased();
+    expect(policy.gapBeforeBegin(100)).toBe(0);
+  });
+});
+
+function checkpointPolicy() {
+  const state = {
+    now: 0, walBytes: 0, passive: { busy: false, walFrames: 0, checkpointedFrames: 0 } as CheckpointResult,
+    restartOk: true, readers: [] as PinningReader[], restarts: [] as number[], alerts: [] as string[], pins: [] as Array<WalPin | null>,
+  };
+  const policy = new CheckpointPolicy({ thresholdBytes: 1000, restartWaitMs: 100, restartEveryMs: 250, pinAfterMs: 1000, pinCheckEveryMs: 250 }, {
+    walBytes: () => state.walBytes,
+    passive: () => state.passive,
+    restart: (waitMs) => {
+      state.restarts.push(waitMs);
+      return state.restartOk ? { busy: false, walFrames: 0, checkpointedFrames: 0 } : { busy: true, walFrames: 10, checkpointedFrames: 5 };
+    },
+    pinningReaders: () => state.readers,
+    alert: (_level, message) => state.alerts.push(message),
+    recordPin: (pin) => state.pins.push(pin),
+    now: () => state.now,
+    isoNow: () => new Date(state.now).toISOString(),
+  });
+  return { state, policy };
+}
+
+describe('the checkpoint policy', () => {
+  it('does nothing under the threshold when alone, and checkpoints passively in the gaps when others use the file', () => {
+    const { state, policy } = checkpointPolicy();
+    state.walBytes = 500;
+    policy.afterTransaction(false);
+    expect(policy.takeFigures().checkpoints).toBe(0);
+    policy.afterTransaction(true);
+    expect(policy.takeFigures().checkpoints).toBe(1);
+    expect(state.restarts).toEqual([]);
+  });
+
+  it('over the threshold, restarts with a wait bounded by the budget, at most every restartEveryMs', () => {
+    const { state, policy } = checkpointPolicy();
+    state.walBytes = 1200;
+    state.passive = { busy: false, walFrames: 10, checkpointedFrames: 10 };
+    state.restartOk = false;
+    for (let i = 0; i < 10; i++) {
+      policy.afterTransaction(false);
+      state.now += 50;
+    }
+    expect(state.restarts.every((waitMs) => waitMs === 100)).toBe(true);
+    expect(state.restarts.length).toBe(2); // at 0 and 250 ms of 500
+    // Half as much again over the threshold, the WAL's bound comes first: no more spacing.
+    state.walBytes = 1600;
+    for (let i = 0; i < 4; i++) policy.afterTransaction(false);
+    expect(state.restarts.length).toBe(6);
+  });
+
+  it('names the reader whose snapshot held the copy back for over a second, stops restarting, and clears the pin once the copy moves', () => {
+    const { state, policy } = checkpointPolicy();
+    state.walBytes = 5000;
+    state.restartOk = false;
+    state.passive = { busy: false, walFrames: 100, checkpointedFrames: 40 };
+    state.readers = [{ pid: 42, command: 'python3 notebook.py' }, { pid: 7, command: 'dashboard' }];
+    for (let i = 0; i < 12; i++) {
+      policy.afterTransaction(false);
+      state.now += 100;
+      // The dashboard's queries come and go; the notebook stays.
+      state.readers = i % 2 === 0 ? [{ pid: 42, command: 'python3 notebook.py' }] : [{ pid: 7, command: 'dashboard' }, { pid: 42, command: 'python3 notebook.py' }];
+    }
+    expect(state.alerts.filter((message) => message.includes('pinned'))).toHaveLength(1);
+    expect(state.alerts[0]).toContain('pid 42 (python3 notebook.py)');
+    expect(state.pins[0]?.pid).toBe(42);
+    const restartsWhilePinned = state.restarts.length;
+    for (let i = 0; i < 5; i++) {
+      policy.afterTransaction(false);
+      state.now += 100;
+    }
+    expect(state.restarts.length).toBe(restartsWhilePinned);
+    // The notebook let go: the copy moves on, the pin is cleared, and the WAL is reset.
+    state.passive = { busy: false, walFrames: 100, checkpointedFrames: 100 };
+    state.restartOk = true;
+    state.now += 300;
+    policy.afterTransaction(false);
+    expect(state.pins.at(-1)).toBeNull();
+    expect(state.alerts.at(-1)).toContain('no longer pinned');
+    expect(state.restarts.length).toBe(restartsWhilePinned + 1);
+  });
+});
+
+describe('the commit budget', () => {
+  it('stops a transaction before its predicted commit would carry it past the budget, and learns the commit cost', () => {
+    const budget = new CommitBudget({ budgetMs: 100, margin: 1 });
+    // Pessimistic until measured: commit as long as inserting.
+    expect(budget.hasRoom(40, 40, 5)).toBe(true);
+    expect(budget.hasRoom(50, 50, 5)).toBe(false);
+    for (let i = 0; i < 20; i++) budget.record(50, 12); // commits cost a fifth of the insert work
+    expect(budget.predictCommitMs(50)).toBeCloseTo(2 + 0.2 * 50, 0);
+    expect(budget.hasRoom(80, 80, 5)).toBe(false);
+    expect(budget.hasRoom(70, 70, 5)).toBe(true);
+  });
+});
