@@ -60,6 +60,12 @@ export interface CheckpointPolicyOptions {
   thresholdBytes: number;
   /** The most a RESTART may wait for readers while it holds the write lock (ms): the transaction budget. */
   restartWaitMs: number;
+  /**
+   * RESTART copies what PASSIVE left, and it does so holding the write lock: it runs only when
+   * at most this many frames are left to copy (a reader a little behind), never after a pin with
+   * the whole WAL still to copy. @default 512
+   */
+  restartMaxFrames?: number;
   /** RESTART at most this often (ms). @default 250 */
   restartEveryMs?: number;
   /** A reader that still pins the WAL this long after it was first seen is reported (ms). @default 1000 */
@@ -86,7 +92,7 @@ export class CheckpointPolicy {
   #figures: CheckpointFigures = { checkpoints: 0, blocked: 0, maxWalBytes: 0 };
 
   constructor(options: CheckpointPolicyOptions, effects: CheckpointEffects) {
-    this.#options = { restartEveryMs: 250, pinAfterMs: 1000, pinCheckEveryMs: 250, ...options };
+    this.#options = { restartEveryMs: 250, restartMaxFrames: 512, pinAfterMs: 1000, pinCheckEveryMs: 250, ...options };
     this.#effects = effects;
   }
 
@@ -122,7 +128,7 @@ export class CheckpointPolicy {
       if (!complete(passive) && passive.checkpointedFrames === this.#pin.checkpointed) return;
       this.#clearPin(walBytes);
       this.#lastRestart = Number.NEGATIVE_INFINITY;
-      if (overThreshold) this.#restart(now);
+      if (overThreshold && this.#fewLeft(passive)) this.#restart(now);
       return;
     }
     if (!overThreshold && !neighbours) return;
@@ -136,7 +142,7 @@ export class CheckpointPolicy {
     // dashboard) may never leave such a moment. RESTART waits for them, holding the write lock,
     // so its wait is bounded by the transaction budget and it runs at most every restartEveryMs.
     // Half as much again over the threshold, the spacing goes: the WAL's bound matters more.
-    if (this.#restart(now, walBytes >= 1.5 * this.#options.thresholdBytes)) return;
+    if (this.#fewLeft(passive) && this.#restart(now, walBytes >= 1.5 * this.#options.thresholdBytes)) return;
     // The copy has not moved for a while although the WAL grew: one reader has kept the same
     // old snapshot open all along (a notebook's open transaction). Report it; never wait for it.
     // Readers that come and go (a dashboard's queries) are in some looks and not in others; the
@@ -150,6 +156,10 @@ export class CheckpointPolicy {
       const first = [...seen.values()].find((reader) => suspects.has(reader.pid));
       this.#reportPin(walBytes, now, first);
     }
+  }
+
+  #fewLeft(passive: CheckpointResult): boolean {
+    return passive.walFrames - passive.checkpointedFrames <= this.#options.restartMaxFrames;
   }
 
   #passive(): CheckpointResult {
