@@ -542,10 +542,9 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
           final = page.recordCount < this.#options.pageSize;
           // An empty page still commits its cursor and its rejected records.
           const batches = page.batches.length > 0 ? page.batches : [{ rows: '[]', rowCount: 0 }];
-          for (let index = 0; index < batches.length; index++) {
+          const messages = batches.map((encoded, index): BatchMessage => {
             const last = index === batches.length - 1;
-            const encoded = batches[index]!;
-            const batch: BatchMessage = {
+            return {
               jobId: job.id,
               season: job.request.season,
               leagueSeries: job.request.leagueKey,
@@ -555,13 +554,18 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
               cursor: last ? nextCursor : null,
               final: last && final,
             };
-            // Waits while the queue is full: this is the backpressure that keeps memory flat.
-            const { committed } = await this.#enqueueBatch(batch, signal);
-            const commit = job.track(committed).then((result) => this.#onCommitted(job, result, last ? nextCursor : null));
+          });
+          // A page enters the queue whole and is committed whole (its rows, its rejected
+          // records and its cursor in one transaction). Waits while the queue is full: this is
+          // the backpressure that keeps memory flat.
+          const pending = await this.#enqueuePage(messages, signal);
+          pending.forEach((committed, index) => {
+            const cursorAfter = index === messages.length - 1 ? nextCursor : null;
+            const commit = job.track(committed).then((result) => this.#onCommitted(job, result, cursorAfter));
             // A failed commit stops the job before it fetches further (and is never an unhandled rejection).
             commit.catch((error: Error) => job.fail(error));
             commits.push(commit);
-          }
+          });
           cursor = nextCursor;
         }
         if (final) break;
@@ -593,18 +597,16 @@ export class Engine extends EventEmitter<EngineEvents> implements AsyncDisposabl
   }
 
   /**
-   * Queues a batch, waiting for room; resolves with its commit promise, wrapped so that
-   * awaiting the room does not also await the commit.
+   * Queues a page's batches as one unit, waiting for room; resolves with one commit promise
+   * per batch, so that awaiting the room does not also await the commits.
    */
-  async #enqueueBatch(batch: BatchMessage, signal: AbortSignal): Promise<{ committed: Promise<BatchResult> }> {
-    let resolve!: (result: BatchResult) => void;
-    let reject!: (error: Error) => void;
-    const committed = new Promise<BatchResult>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    await this.#queue.push({ batch, rowCount: batch.rowCount, resolve, reject }, signal);
-    return { committed };
+  async #enqueuePage(batches: BatchMessage[], signal: AbortSignal): Promise<Array<Promise<BatchResult>>> {
+    const items: QueuedBatch[] = [];
+    const committed = batches.map((batch) => new Promise<BatchResult>((resolve, reject) => {
+      items.push({ batch, rowCount: batch.rowCount, resolve, reject });
+    }));
+    await this.#queue.pushUnit(items, signal);
+    return committed;
   }
 
   #onCommitted(job: Job, result: BatchResult, cursor: number | null): void {

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { collect, runCli, startCli } from './helpers/cli.js';
 import { committedRows, readTable, waitFor } from './helpers/processes.js';
@@ -16,7 +17,36 @@ async function referenceRun(dir: string): Promise<ReturnType<typeof readTable>> 
   return readTable(db);
 }
 
+function duplicateRejections(db: string): number {
+  const check = new Database(db, { readonly: true });
+  try {
+    return check.prepare('SELECT count(*) - count(DISTINCT job_id || char(0) || raw) FROM rejected_rows').pluck().get() as number;
+  } finally {
+    check.close();
+  }
+}
+
 describe('backfill on the command line', () => {
+  it('never splits a page across transactions: killed again and again with pages of several batches, rejected_rows holds each record once', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'split.db');
+    // Batches of 10 rows (a page of 25 records is about three of them) and a 1 ms budget: a
+    // group would be cut after nearly every batch if cuts inside a page were allowed.
+    const args = ['backfill', '--db', db, ...WORKLOAD, '--batch-size', '10', '--transaction-budget', '1', '--no-progress'];
+    for (let kill = 0; kill < 4; kill++) {
+      const child = startCli(args);
+      const before = existsSync(db) ? committedRows(db) : 0;
+      await waitFor(() => existsSync(db) && committedRows(db) > before + 200, 30_000, 'more commits');
+      child.kill('SIGKILL');
+      await collect(child);
+    }
+    const done = await runCli([...args, '--json']);
+    expect(done.code, done.stderr).toBe(0);
+    expect(duplicateRejections(db)).toBe(0);
+    const reference = await referenceRun(dir);
+    expect(readTable(db).keys).toEqual(reference.keys);
+  });
+
   it('fills the default database from the demo source, and a second run inserts nothing and still exits 0', async () => {
     const cwd = tempDir();
     const first = await runCli(['backfill', '--json'], { cwd });

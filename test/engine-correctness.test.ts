@@ -235,6 +235,22 @@ describe('sources never mix', () => {
   });
 });
 
+describe('pages and transactions', () => {
+  it('never splits a page across transactions, even when the budget would cut after every batch', async () => {
+    const db = join(tempDir(), 'league.db');
+    // Batches of 10 rows: a page of 25 records is two to four batches. A 1 ms budget would cut
+    // after nearly every batch if a cut inside a page were allowed.
+    await using engine = await createEngine({ database: db, source: demoSource({ seed: 6 }), flags: PROFILES.recommended, batchSize: 10, transactionBudgetMs: 1 });
+    const summaries = await Promise.all([2020, 2021].map((season) => engine.enqueue({ leagueKey: LEAGUE, season }).done));
+    const pages = summaries.reduce((sum, summary) => sum + summary.pagesCommitted, 0);
+    const batches = query<{ n: number }>(db, 'SELECT sum(batches) AS n FROM writer_metrics').n;
+    expect(batches).toBeGreaterThan(2 * pages);
+    expect(engine.totals.transactions).toBeLessThanOrEqual(pages);
+    const duplicates = query<{ n: number }>(db, 'SELECT count(*) - count(DISTINCT job_id || char(0) || raw) AS n FROM rejected_rows').n;
+    expect(duplicates).toBe(0);
+  });
+});
+
 describe('small API truths', () => {
   it('close({ timeoutMs }) bounds stopping while the writer waits out a lock', async () => {
     const db = join(tempDir(), 'league.db');

@@ -4,6 +4,9 @@ export interface Sized {
   readonly rowCount: number;
 }
 
+/** What `pushUnit` adds: items that `take` hands over together, never split. */
+type Unit<T> = readonly T[];
+
 export interface BatchQueueOptions {
   /** Most rows waiting at once; a producer that would pass it waits (backpressure). @default 20000 */
   readonly maxRows?: number;
@@ -17,6 +20,8 @@ export interface BatchQueueOptions {
 export class BatchQueue<T extends Sized> {
   readonly maxRows: number;
   readonly #items: T[] = [];
+  /** Parallel to #items: whether the item ends its unit (a take may stop only after one that does). */
+  readonly #unitEnds: boolean[] = [];
   #rows = 0;
   #closed = false;
   #spaceWaiters: Array<() => void> = [];
@@ -42,8 +47,17 @@ export class BatchQueue<T extends Sized> {
 
   /** Adds a batch, waiting first while the queue is full. An item is always accepted into an empty queue. */
   async push(item: T, signal?: AbortSignal): Promise<void> {
+    await this.pushUnit([item], signal);
+  }
+
+  /**
+   * Adds items that belong together (the batches of one page), waiting first while they do not
+   * fit: they enter the queue at once and `take` never hands over part of them.
+   */
+  async pushUnit(items: Unit<T>, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    while (!this.#closed && this.#items.length > 0 && this.#rows + item.rowCount > this.maxRows) {
+    const rowCount = items.reduce((sum, item) => sum + item.rowCount, 0);
+    while (!this.#closed && this.#items.length > 0 && this.#rows + rowCount > this.maxRows) {
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => reject(signal?.reason as Error);
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -54,16 +68,19 @@ export class BatchQueue<T extends Sized> {
       });
     }
     if (this.#closed) throw new ClosedError('The batch queue');
-    this.#items.push(item);
-    this.#rows += item.rowCount;
+    for (const [index, item] of items.entries()) {
+      this.#items.push(item);
+      this.#unitEnds.push(index === items.length - 1);
+    }
+    this.#rows += rowCount;
     const waiter = this.#itemWaiter;
     this.#itemWaiter = undefined;
     waiter?.();
   }
 
   /**
-   * Takes every waiting batch, in order, up to `maxRows` rows (at least one batch). Waits
-   * while the queue is empty; resolves `null` once it is closed and empty.
+   * Takes every waiting batch, in order, up to `maxRows` rows (at least one unit, and never
+   * part of one). Waits while the queue is empty; resolves `null` once it is closed and empty.
    */
   async take(maxRows = Number.POSITIVE_INFINITY): Promise<T[] | null> {
     while (this.#items.length === 0) {
@@ -74,8 +91,10 @@ export class BatchQueue<T extends Sized> {
     }
     const taken: T[] = [];
     let rows = 0;
-    while (this.#items.length > 0 && (taken.length === 0 || rows + this.#items[0]!.rowCount <= maxRows)) {
+    let unitOpen = false;
+    while (this.#items.length > 0 && (taken.length === 0 || unitOpen || rows + this.#items[0]!.rowCount <= maxRows)) {
       const item = this.#items.shift()!;
+      unitOpen = !this.#unitEnds.shift()!;
       rows += item.rowCount;
       taken.push(item);
     }
@@ -100,6 +119,7 @@ export class BatchQueue<T extends Sized> {
   /** Removes and returns what is waiting (used when stopping at once). */
   clear(): T[] {
     const items = this.#items.splice(0);
+    this.#unitEnds.splice(0);
     this.#rows = 0;
     return items;
   }
