@@ -234,3 +234,28 @@ describe('read-only connections', () => {
     }
   });
 });
+
+describe('a read-only connection', () => {
+  it('leaves no empty -wal and -shm behind on a WAL database, and leaves them alone while another connection uses them', () => {
+    const exists = existsSync;
+    const path = join(tempDir(), 'x.db');
+    const writer = openDatabase({ path, flags: PROFILES.recommended }).db;
+    writer.close(); // the last connection: SQLite removes the WAL files
+    expect(exists(`${path}-wal`)).toBe(false);
+    const reader = openDatabase({ path, flags: PROFILES.recommended, readonly: true }).db;
+    reader.prepare('SELECT count(*) FROM job_log').get();
+    expect(exists(`${path}-shm`)).toBe(true);
+    reader.close();
+    expect(exists(`${path}-wal`) || exists(`${path}-shm`)).toBe(false);
+
+    const other = openDatabase({ path, flags: PROFILES.recommended }).db;
+    other.prepare("INSERT INTO job_log (job_id, status) VALUES ('j', 'queued')").run();
+    const second = openDatabase({ path, flags: PROFILES.recommended, readonly: true }).db;
+    second.prepare('SELECT count(*) FROM job_log').get();
+    second.close();
+    // Another connection still has the database open: its WAL stays, and its data with it.
+    expect(exists(`${path}-wal`)).toBe(true);
+    expect(other.prepare('SELECT count(*) FROM job_log').pluck().get()).toBe(1);
+    other.close();
+  });
+});

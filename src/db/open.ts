@@ -102,6 +102,29 @@ export function checkDatabasePath(path: string, options: { readonly?: boolean; c
 }
 
 /**
+ * After a read-only connection that created the WAL files closes, SQLite's own last-close
+ * cleanup is asked for: a read-write open and close, which checkpoints and deletes -wal and
+ * -shm only when it is the last connection (it takes the locks that prove it). Where the
+ * folder or file is not writable, or another process has the database open, nothing is removed.
+ */
+function tidyWalFilesOnClose(db: Database, path: string): void {
+  const close = db.close.bind(db);
+  db.close = (): Database => {
+    close();
+    if (!existsSync(`${path}-wal`) && !existsSync(`${path}-shm`)) return db;
+    try {
+      const last = new BetterSqlite3(path, { timeout: 0, fileMustExist: true });
+      // One read opens the WAL, so that closing runs SQLite's cleanup.
+      last.pragma('schema_version', { simple: true });
+      last.close();
+    } catch {
+      // not writable, or busy: the files stay, as SQLite would leave them
+    }
+    return db;
+  };
+}
+
+/**
  * Opens a connection and applies the pragmas the flags ask for, reading each one back: a
  * setting that did not take is a warning, not silence. Write connections are migrated.
  */
@@ -114,9 +137,13 @@ export function openDatabase(options: OpenDatabaseOptions): OpenedDatabase {
 
   const flags = effectiveFlags(options.flags);
   const busyTimeoutMs = flags.pragma_optimizations ? options.busyTimeoutMs ?? 5000 : 0;
+  // A read-only connection to a WAL database creates its -wal and -shm files when they are
+  // missing, and cannot remove them: a reader would leave two empty files behind.
+  const walFilesExisted = !readonly || existsSync(`${options.path}-wal`) || existsSync(`${options.path}-shm`);
   let db: Database;
   try {
     db = new BetterSqlite3(options.path, { readonly, timeout: busyTimeoutMs });
+    if (!walFilesExisted) tidyWalFilesOnClose(db, options.path);
     // The header check above cannot see a file that SQLite rejects for other reasons
     // (a truncated or encrypted file): the first read can.
     db.pragma('schema_version', { simple: true });
