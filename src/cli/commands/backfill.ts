@@ -437,7 +437,7 @@ function round(value: number, digits: number): number {
 export function formatSummary(s: BackfillSummary): string {
   const n = (value: number): string => value.toLocaleString('en-US');
   const lines = [
-    `${s.interrupted ? 'Backfill interrupted' : 'Backfill finished'} in ${(s.durationMs / 1000).toFixed(1)} s: ${n(s.jobs)} jobs ` +
+    `${s.interrupted ? 'Backfill interrupted' : 'Backfill finished'} in ${(s.durationMs / 1000).toFixed(1)} s: ${n(s.jobs)} job${s.jobs === 1 ? '' : 's'} ` +
       `(${n(s.completed)} completed, ${n(s.skipped)} already complete, ${n(s.failed)} failed, ${n(s.cancelled)} cancelled)`,
     `  rows fetched ${n(s.rowsFetched)}, inserted ${n(s.rowsInserted)}, ignored ${n(s.rowsIgnored)} (already stored), rejected ${n(s.rowsRejected)}`,
     `  locks ${n(s.lockCount)}, retries ${n(s.retries)}, max retry count ${s.maxRetryCount}, total retry time ${s.totalRetryTime.toFixed(2)} s`,
