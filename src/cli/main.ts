@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { BackfillError, USAGE_ERROR_CODES } from '../errors.js';
 import { resolveContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
 import { addExamples, addExitCodes, STANDARD_EXIT_CODES, withDefault } from './help.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../util/package-version.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 

@@ -1,13 +1,11 @@
 /**
  * A fetch thread of a `league-backfill worker` process (Piscina task): the in-process fetch
- * task (src/workers/fetch-worker.ts: fetch pages, parse, validate, encode batches), with one
+ * task (the same page loop, src/workers/fetch-pages.ts: fetch pages, parse, validate, encode batches), with one
  * difference: every HTTP request the source makes (pages, league metadata lookups, retries,
  * token refreshes) first takes a slot of ONE request schedule in Redis shared by every worker
  * on every machine, through this process's main thread. BullMQ's limiter only sees tasks, and
  * a task can make several requests: measured, three workers at --rate 2 put 6 requests in one
  * second at the server with the task limiter alone.
- *
- * Keep the page loop in step with src/workers/fetch-worker.ts.
  *
  * This file is a thread entry: it is never exported from the package.
  */
@@ -15,9 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { serializeError, SourceError } from '../errors.js';
 import { createSource } from '../source/index.js';
-import { rowToTuple, type Source } from '../source/types.js';
+import type { Source } from '../source/types.js';
+import { fetchPages } from '../workers/fetch-pages.js';
 import { sleep } from '../util/sleep.js';
-import type { EncodedBatch, FetchedPage, FetchTaskOutcome, FetchTaskResult } from '../workers/protocol.js';
+import type { FetchTaskOutcome } from '../workers/protocol.js';
 import { SharedRateLimiter } from '../workers/rate-limiter.js';
 import type { SlotGrant, SlotRequest, ThreadTask, FetchThreadData } from './thread-protocol.js';
 
@@ -89,31 +88,8 @@ function sourceFor(task: ThreadTask): Promise<Source> {
 
 export default async function fetchThreadTask(task: ThreadTask): Promise<FetchTaskOutcome> {
   try {
-    return { ok: true, result: await fetchPages(task) };
+    return { ok: true, result: await fetchPages(task.task, await sourceFor(task)) };
   } catch (error) {
     return { ok: false, error: serializeError(error) };
   }
-}
-
-async function fetchPages(threadTask: ThreadTask): Promise<FetchTaskResult> {
-  const { task } = threadTask;
-  const started = performance.now();
-  const source = await sourceFor(threadTask);
-  const pages: FetchedPage[] = [];
-  let start = task.start;
-  for (let index = 0; index < task.maxPages; index++) {
-    const page = await source.fetchPage({ job: task.job, start, pageSize: task.pageSize });
-    if (!Number.isInteger(page.recordCount) || page.recordCount < 0 || page.recordCount > task.pageSize) {
-      throw new SourceError(`Source ${task.source.kind} returned ${page.recordCount} records for a page of ${task.pageSize} (job ${task.job.jobId}, start ${start})`);
-    }
-    const batches: EncodedBatch[] = [];
-    for (let offset = 0; offset < page.rows.length; offset += task.batchSize) {
-      const slice = page.rows.slice(offset, offset + task.batchSize);
-      batches.push({ rows: JSON.stringify(slice.map(rowToTuple)), rowCount: slice.length });
-    }
-    pages.push({ batches, rejected: page.rejected, recordCount: page.recordCount });
-    start += page.recordCount;
-    if (page.recordCount < task.pageSize) break;
-  }
-  return { pages, fetchMs: performance.now() - started };
 }

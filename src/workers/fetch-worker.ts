@@ -5,10 +5,11 @@
  * This file is a thread entry: it is never exported from the package.
  */
 import { workerData } from 'node:worker_threads';
-import { serializeError, SourceError } from '../errors.js';
+import { serializeError } from '../errors.js';
 import { createSource } from '../source/index.js';
-import { rowToTuple, type Source } from '../source/types.js';
-import type { EncodedBatch, FetchedPage, FetchTask, FetchTaskOutcome, FetchTaskResult, FetchWorkerData } from './protocol.js';
+import type { Source } from '../source/types.js';
+import { fetchPages } from './fetch-pages.js';
+import type { FetchTask, FetchTaskOutcome, FetchWorkerData } from './protocol.js';
 import { SharedRateLimiter } from './rate-limiter.js';
 
 const data = workerData as FetchWorkerData;
@@ -29,30 +30,8 @@ function sourceFor(task: FetchTask): Promise<Source> {
 
 export default async function fetchTask(task: FetchTask): Promise<FetchTaskOutcome> {
   try {
-    return { ok: true, result: await fetchPages(task) };
+    return { ok: true, result: await fetchPages(task, await sourceFor(task)) };
   } catch (error) {
     return { ok: false, error: serializeError(error) };
   }
-}
-
-async function fetchPages(task: FetchTask): Promise<FetchTaskResult> {
-  const started = performance.now();
-  const source = await sourceFor(task);
-  const pages: FetchedPage[] = [];
-  let start = task.start;
-  for (let index = 0; index < task.maxPages; index++) {
-    const page = await source.fetchPage({ job: task.job, start, pageSize: task.pageSize });
-    if (!Number.isInteger(page.recordCount) || page.recordCount < 0 || page.recordCount > task.pageSize) {
-      throw new SourceError(`Source ${task.source.kind} returned ${page.recordCount} records for a page of ${task.pageSize} (job ${task.job.jobId}, start ${start})`);
-    }
-    const batches: EncodedBatch[] = [];
-    for (let offset = 0; offset < page.rows.length; offset += task.batchSize) {
-      const slice = page.rows.slice(offset, offset + task.batchSize);
-      batches.push({ rows: JSON.stringify(slice.map(rowToTuple)), rowCount: slice.length });
-    }
-    pages.push({ batches, rejected: page.rejected, recordCount: page.recordCount });
-    start += page.recordCount;
-    if (page.recordCount < task.pageSize) break;
-  }
-  return { pages, fetchMs: performance.now() - started };
 }

@@ -1,7 +1,7 @@
 /**
  * The package's version, read from its package.json at run time: the file sits two folders up
- * from src/cli in the sources and three from dist/src/cli in the build, so it is looked for
- * upwards rather than at a fixed path.
+ * from src/util in the sources and three from dist/src/util in the build, so it is looked for
+ * upwards rather than at a fixed path. `--version` prints it; a distributed fetch task carries it.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
