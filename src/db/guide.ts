@@ -14,8 +14,8 @@ export {
 export type { FindProcessesOptions, LeaseHolder, OpenProcess, SqliteLibrary } from './processes.js';
 export { appendHealthHistory, defaultHistoryPath, evaluateHealth, evaluateNeighbours, resolveHealthThresholds, worseStatus, RECENT_ALERTS_MS } from './health.js';
 export type { HealthWriter } from './health.js';
-export { readMetricMinutes, readRecentAlerts, readRecordedLockHolders, readWalPin, readWriterRecord } from './doctor/writer-records.js';
-export type { MetricMinute, RecordedLockHolder, StoredAlert, WalPin, WriterRecord } from './doctor/writer-records.js';
+export { readMetricMinutes, readRecentAlerts, readRecordedLockHolders, readWalPin, readWriterRecord } from './writer-records.js';
+export type { MetricMinute, RecordedLockHolder, StoredAlert, WalPin, WriterRecord } from './writer-records.js';
 export * from './rollout/index.js';
 export type { DatabaseAction, DatabaseRollback, RollbackStatus } from './rollback.js';
 export * from './doctor/index.js';

@@ -11,7 +11,7 @@ import type { Database } from 'better-sqlite3';
 import { InvalidOptionError, isLockError } from '../errors.js';
 import { DEFAULT_FLAGS, type Flags } from '../flags/index.js';
 import type { Logger } from '../logger.js';
-import { readRecentAlerts, readWalPin, readWriterRecord, type StoredAlert, type WalPin, type WriterRecord } from './doctor/writer-records.js';
+import { readRecentAlerts, readWalPin, readWriterRecord, type StoredAlert, type WalPin, type WriterRecord } from './writer-records.js';
 import { findLockHolders, type LockHolder } from './lock-holders.js';
 import { checkDatabasePath } from './open.js';
 import { findLeaseHolders, findProcessesWithDatabase, type LeaseHolder, type OpenProcess } from './processes.js';

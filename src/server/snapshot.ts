@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import { processAlive } from '../db/processes.js';
 import { WRITER_TABLES, type TableNames } from '../db/schema.js';
+import { readMetricMinutes, V2_METRIC_COLUMNS, type MetricMinute } from '../db/writer-records.js';
 
 /** The job states of `job_log.status`, in the order the dashboard shows them. */
 export const JOB_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -18,23 +19,7 @@ export type DashboardJobState = (typeof JOB_STATES)[number];
 const EXTRA_TABLES = WRITER_TABLES;
 
 /** One minute of `writer_metrics` (`minute` is `floor(unix_ms / 60000)`). Columns of schema 2 are null on older files. */
-export interface MinuteFigures {
-  minute: number;
-  transactions: number;
-  batches: number;
-  failedBatches: number;
-  rows: number;
-  locks: number;
-  retries: number;
-  lockWaitMs: number;
-  maxHoldMs: number;
-  maxWalBytes: number | null;
-  checkpoints: number | null;
-  checkpointsBlocked: number | null;
-  yields: number | null;
-  yieldMs: number | null;
-  neighbourCommits: number | null;
-}
+export type MinuteFigures = MetricMinute;
 
 export interface JobRow {
   jobId: string;
@@ -191,7 +176,7 @@ export interface ReadSnapshotOptions {
   readonly now?: number;
 }
 
-const METRIC_COLUMNS_V2 = ['max_wal_bytes', 'checkpoints', 'checkpoints_blocked', 'yields', 'yield_ms', 'neighbour_commits'] as const;
+const METRIC_COLUMNS_V2 = V2_METRIC_COLUMNS;
 const JOB_COLUMNS = [
   'league_key', 'season', 'source', 'cursor', 'pages_fetched', 'rows_fetched', 'rows_inserted', 'rows_ignored', 'rows_rejected',
   'lock_count', 'max_retry_count', 'total_retry_time', 'lock_operations', 'error', 'started_at', 'finished_at', 'updated_at',
@@ -442,20 +427,16 @@ function readWriterMetrics(db: Database, schema: SchemaCache, table: string, his
   const last = snapshot.writer.lastMinute;
   const end = last === null || last >= currentMinute - historyMinutes ? currentMinute : last;
   const start = end - historyMinutes + 1;
-  const columns = ['minute', 'transactions', 'batches', 'failed_batches', 'rows', 'locks', 'retries', 'lock_wait_ms', 'max_hold_ms',
-    ...METRIC_COLUMNS_V2.map((column) => (has(column) ? column : `NULL AS ${column}`))].join(', ');
-  const rows = db.prepare(`SELECT ${columns} FROM ${table} WHERE minute BETWEEN ? AND ? ORDER BY minute`).all(start, end) as Array<Record<string, unknown>>;
-  const byMinute = new Map(rows.map((row) => [num(row.minute), row]));
-  const first = rows.length > 0 ? Math.min(num(rows[0]!.minute), end) : end;
-  const v2Value = (row: Record<string, unknown> | undefined, column: string): number | null => (has(column) ? num(row?.[column]) : null);
+  const rows = readMetricMinutes(db, table, start, end);
+  const byMinute = new Map(rows.map((row) => [row.minute, row]));
+  const first = rows.length > 0 ? Math.min(rows[0]!.minute, end) : end;
+  // Minutes with no writes are zeros, with the schema-2 figures still null on an older file.
+  const v2Zero = (column: string): number | null => (has(column) ? 0 : null);
   for (let minute = first; minute <= end; minute++) {
-    const row = byMinute.get(minute);
-    snapshot.minutes.push({
-      minute,
-      transactions: num(row?.transactions), batches: num(row?.batches), failedBatches: num(row?.failed_batches), rows: num(row?.rows),
-      locks: num(row?.locks), retries: num(row?.retries), lockWaitMs: num(row?.lock_wait_ms), maxHoldMs: num(row?.max_hold_ms),
-      maxWalBytes: v2Value(row, 'max_wal_bytes'), checkpoints: v2Value(row, 'checkpoints'), checkpointsBlocked: v2Value(row, 'checkpoints_blocked'),
-      yields: v2Value(row, 'yields'), yieldMs: v2Value(row, 'yield_ms'), neighbourCommits: v2Value(row, 'neighbour_commits'),
+    snapshot.minutes.push(byMinute.get(minute) ?? {
+      minute, transactions: 0, batches: 0, failedBatches: 0, rows: 0, locks: 0, retries: 0, lockWaitMs: 0, maxHoldMs: 0,
+      maxWalBytes: v2Zero('max_wal_bytes'), checkpoints: v2Zero('checkpoints'), checkpointsBlocked: v2Zero('checkpoints_blocked'),
+      yields: v2Zero('yields'), yieldMs: v2Zero('yield_ms'), neighbourCommits: v2Zero('neighbour_commits'),
     });
   }
   if (rows.length === 0) snapshot.minutes = [];

@@ -20,7 +20,7 @@ import { readWalIndex, type WalIndexHeader } from './wal-index.js';
 import {
   readMetricMinutes, readRecentAlerts, readRecordedLockHolders, readWalPin, readWriterRecord,
   type MetricMinute, type RecordedLockHolder, type StoredAlert, type WalPin, type WriterRecord,
-} from './writer-records.js';
+} from '../writer-records.js';
 
 /** A lock seen in the samples: the holder, and in how many of the samples it was held. */
 export interface SampledLock extends LockHolder {

@@ -16,7 +16,7 @@
 import { statSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import { columnsOf, tableExists, type TableNames } from '../schema.js';
-import { readMetricMinutes, type MetricMinute } from '../doctor/writer-records.js';
+import { readMetricMinutes, type MetricMinute } from '../writer-records.js';
 
 /** Where a step began: the time, and the writer's counters of that minute at that time. */
 export interface MeasurePoint {

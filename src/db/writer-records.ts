@@ -6,8 +6,8 @@
  * missing table or column and answers with empty figures, never an error.
  */
 import type { Database } from 'better-sqlite3';
-import { columnsOf, tableExists, WRITER_TABLES } from '../schema.js';
-import { processAlive } from '../processes.js';
+import { columnsOf, tableExists, WRITER_TABLES } from './schema.js';
+import { processAlive } from './processes.js';
 
 /** One minute of `writer_metrics`; the schema-2 columns are null on older databases. */
 export interface MetricMinute {
@@ -29,16 +29,18 @@ export interface MetricMinute {
 }
 
 const V1_COLUMNS = ['transactions', 'batches', 'failed_batches', 'rows', 'locks', 'retries', 'lock_wait_ms', 'max_hold_ms'] as const;
-const V2_COLUMNS = ['max_wal_bytes', 'checkpoints', 'checkpoints_blocked', 'yields', 'yield_ms', 'neighbour_commits'] as const;
+/** The writer_metrics columns that schema 2 added (WRITER_METRICS_COLUMNS in schema.ts). */
+export const V2_METRIC_COLUMNS = ['max_wal_bytes', 'checkpoints', 'checkpoints_blocked', 'yields', 'yield_ms', 'neighbour_commits'] as const;
+const V2_COLUMNS = V2_METRIC_COLUMNS;
 
 const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : typeof value === 'bigint' ? Number(value) : 0);
 
-/** Minutes from `sinceMinute` on (`minute` is floor(unix ms / 60000)), oldest first. */
-export function readMetricMinutes(db: Database, table: string, sinceMinute: number): MetricMinute[] {
+/** Minutes from `sinceMinute` to `untilMinute` (`minute` is floor(unix ms / 60000)), oldest first. */
+export function readMetricMinutes(db: Database, table: string, sinceMinute: number, untilMinute = Number.MAX_SAFE_INTEGER): MetricMinute[] {
   if (!tableExists(db, table)) return [];
   const present = columnsOf(db, table);
   const select = ['minute', ...[...V1_COLUMNS, ...V2_COLUMNS].map((column) => (present.has(column) ? column : `NULL AS ${column}`))];
-  const rows = db.prepare(`SELECT ${select.join(', ')} FROM ${table} WHERE minute >= ? ORDER BY minute`).all(sinceMinute) as Array<Record<string, unknown>>;
+  const rows = db.prepare(`SELECT ${select.join(', ')} FROM ${table} WHERE minute BETWEEN ? AND ? ORDER BY minute`).all(sinceMinute, untilMinute) as Array<Record<string, unknown>>;
   const maybe = (row: Record<string, unknown>, column: string): number | null => (present.has(column) ? num(row[column]) : null);
   return rows.map((row) => ({
     minute: num(row.minute),
