@@ -501,7 +501,7 @@ class WriterThread {
       } finally {
         this.#afterCommit = [];
         this.#afterRollback = [];
-        if (!keepOpen) this.#lockReleased(kind);
+        if (!keepOpen) this.#lockReleased();
       }
     };
     let value: T;
@@ -585,14 +585,12 @@ class WriterThread {
     this.#minute.yieldMs += performance.now() - started;
   }
 
-  #lockReleased(kind: WriteKind): void {
+  #lockReleased(): void {
     this.#neighbours.lockReleased();
     this.#minute.neighbourCommits += this.#neighbours.takeNeighbourCommits();
     // Between transactions, never inside one; while neighbours are present this runs in the
-    // gap the writer leaves them anyway. Only a group commit adds enough to the WAL to be
-    // worth a passive checkpoint in that gap: after a job's start or end (a row or two) the
-    // threshold check alone runs.
-    if (this.#flags.wal_mode) this.#checkpoints.afterTransaction(kind === 'batch' && this.#neighbours.gapDue);
+    // gap the writer leaves them anyway.
+    if (this.#flags.wal_mode) this.#checkpoints.afterTransaction(this.#neighbours.gapDue);
   }
 
   /** Takes the write lock the way the configured strategy waits for it (see lock-wait.ts). */
