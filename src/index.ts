@@ -54,3 +54,4 @@ export type { Logger } from './logger.js';
 export * from './db/guide.js';
 export * from './distributed/index.js';
 export * from './server/index.js';
+export * from './loadtest/index.js';
