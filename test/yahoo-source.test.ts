@@ -7,7 +7,7 @@ import type { ParsedPage, RejectedRecord, Source, TransactionRow } from '../src/
 import { backoffDelay, parseRetryAfter } from '../src/source/yahoo/backoff.js';
 import { createYahooSource, listSeasons, resolveYahooSourceOptions, yahooSource } from '../src/source/yahoo/source.js';
 import type { YahooSourceOptions } from '../src/source/yahoo/source.js';
-import { SharedRateLimiter } from '../src/workers/rate-limiter.js';
+import { SharedRateLimiter } from '../src/util/rate-limiter.js';
 import { startFakeYahooServer } from './helpers/fake-yahoo-server.js';
 import type { FakeYahooServer } from './helpers/fake-yahoo-server.js';
 

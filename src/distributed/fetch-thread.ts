@@ -17,7 +17,7 @@ import type { Source } from '../source/types.js';
 import { fetchPages } from '../workers/fetch-pages.js';
 import { sleep } from '../util/sleep.js';
 import type { FetchTaskOutcome } from '../workers/protocol.js';
-import { SharedRateLimiter } from '../workers/rate-limiter.js';
+import { SharedRateLimiter } from '../util/rate-limiter.js';
 import type { SlotGrant, SlotRequest, ThreadTask, FetchThreadData } from './thread-protocol.js';
 
 const data = workerData as FetchThreadData;

@@ -1,11 +1,11 @@
 import { InvalidOptionError } from '../errors.js';
-import type { SharedRateLimiter } from '../workers/rate-limiter.js';
+import type { RateGate } from '../util/rate-limiter.js';
 import { createDemoSource } from './demo/index.js';
 import type { Source, SourceSpec } from './types.js';
 
 export interface SourceContext {
   /** The request rate shared by every fetch worker. */
-  rateLimiter: SharedRateLimiter;
+  rateLimiter: RateGate;
 }
 
 /**
@@ -30,7 +30,7 @@ export async function createSource(spec: SourceSpec, context: SourceContext): Pr
 }
 
 /** Sources that make no requests of their own get the shared limit applied per page. */
-function withRateLimit(source: Source, limiter: SharedRateLimiter): Source {
+function withRateLimit(source: Source, limiter: RateGate): Source {
   if (!limiter.limited) return source;
   return {
     kind: source.kind,

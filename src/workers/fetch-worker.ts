@@ -10,7 +10,7 @@ import { createSource } from '../source/index.js';
 import type { Source } from '../source/types.js';
 import { fetchPages } from './fetch-pages.js';
 import type { FetchTask, FetchTaskOutcome, FetchWorkerData } from './protocol.js';
-import { SharedRateLimiter } from './rate-limiter.js';
+import { SharedRateLimiter } from '../util/rate-limiter.js';
 
 const data = workerData as FetchWorkerData;
 const rateLimiter = new SharedRateLimiter(data.requestsPerSecond, data.rateBuffer);

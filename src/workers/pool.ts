@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import { ClosedError, deserializeError } from '../errors.js';
 import type { FetchTask, FetchTaskOutcome, FetchTaskResult, FetchWorkerData } from './protocol.js';
-import { SharedRateLimiter } from './rate-limiter.js';
+import { SharedRateLimiter } from '../util/rate-limiter.js';
 import type { FetchTransport } from './transport.js';
 
 export interface FetchPoolOptions {

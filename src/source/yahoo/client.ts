@@ -15,11 +15,10 @@ import type { HttpRequest, HttpResponse } from './http.js';
 import { CREDENTIALS_HELP, canRefresh } from './options.js';
 import type { ResolvedYahooSourceOptions } from './options.js';
 import { parseYahooError } from './parse.js';
+import type { RequestGate } from '../../util/rate-limiter.js';
 
 /** What the client needs of the shared rate limiter: one slot per HTTP request. */
-export interface RequestGate {
-  acquire(signal?: AbortSignal): Promise<void>;
-}
+export type { RequestGate };
 
 export interface YahooClientDependencies {
   /** Every HTTP request (API and token refresh) waits for a slot of this shared limit. */

@@ -20,7 +20,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { SharedRateLimiter } from '../../workers/rate-limiter.js';
+import { SharedRateLimiter } from '../../util/rate-limiter.js';
 import type { PageRequest, ParsedPage, Source, SourceSpec } from '../types.js';
 import { YahooClient } from './client.js';
 import type { RequestGate } from './client.js';

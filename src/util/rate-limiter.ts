@@ -1,9 +1,19 @@
+/** What a caller needs of a rate limit: one slot per request. */
+export interface RequestGate {
+  acquire(signal?: AbortSignal): Promise<void>;
+}
+
+/** A gate that also says whether it limits at all, so callers can skip the wrapping. */
+export interface RateGate extends RequestGate {
+  readonly limited: boolean;
+}
+
 /**
  * One request rate shared by every fetch worker. The schedule lives in a SharedArrayBuffer
  * (the time of the next free slot, in microseconds), so worker threads reserve slots with one
  * atomic compare-and-swap each and no thread has to relay permission to the others.
  */
-export class SharedRateLimiter {
+export class SharedRateLimiter implements RateGate {
   readonly buffer: SharedArrayBuffer;
   readonly #next: BigInt64Array;
   readonly #intervalMicros: bigint;
