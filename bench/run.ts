@@ -24,6 +24,7 @@ import { compareLockWaits, CONTENTION_LEVELS } from './lock-wait.js';
 import { neighboursSection, parseEngineOption } from './neighbours.js';
 import { distributedSection } from './distributed.js';
 import { demoWorkload, formatRate, median, rawInsert, scratchDir, type Workload } from './lib.js';
+import { formatCost, withCost, type RowCost } from './cost.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -65,18 +66,23 @@ async function throughput(): Promise<Record<string, unknown>> {
   const transactions: number[] = [];
   const engineSized: number[] = [];
   const withDuplicateIndexes: number[] = [];
+  const costs: { oneTransaction: RowCost[]; perBatch: RowCost[]; engine: RowCost[] } = { oneTransaction: [], perBatch: [], engine: [] };
   for (let run = 0; run < runs; run++) {
     const scratch = scratchDir();
     try {
-      const one = rawInsert(join(scratch.dir, 'one.db'), workload, Number.POSITIVE_INFINITY);
+      const { value: one, cost: oneCost } = await withCost(workload.rowCount, () => rawInsert(join(scratch.dir, 'one.db'), workload, Number.POSITIVE_INFINITY));
       oneTransaction.push(one.rowsPerSecond);
       rawHolds.push(one.maxTransactionMs);
-      perBatch.push(rawInsert(join(scratch.dir, 'batch.db'), workload, 1).rowsPerSecond);
+      costs.oneTransaction.push(oneCost);
+      const { value: batch, cost: batchCost } = await withCost(workload.rowCount, () => rawInsert(join(scratch.dir, 'batch.db'), workload, 1));
+      perBatch.push(batch.rowsPerSecond);
+      costs.perBatch.push(batchCost);
       // Schema 1 as it shipped: each UNIQUE/PRIMARY KEY index repeated by a named index (schema 2 drops them).
       withDuplicateIndexes.push(rawInsert(join(scratch.dir, 'dup.db'), workload, Number.POSITIVE_INFINITY,
         'CREATE UNIQUE INDEX transactions_key_player ON transactions (transaction_key, player_id); CREATE UNIQUE INDEX job_log_job_id ON job_log (job_id);').rowsPerSecond);
-      const result = await engineRun(join(scratch.dir, 'engine.db'), workload);
+      const { value: result, cost: engineCost } = await withCost(workload.rowCount, () => engineRun(join(scratch.dir, 'engine.db'), workload));
       engine.push(result.rowsPerSecond);
+      costs.engine.push(engineCost);
       holds.push(result.maxLockHoldMs);
       transactions.push(result.transactions);
       // The ceiling for any writer that must give the lock back: the raw insert in transactions
@@ -87,6 +93,7 @@ async function throughput(): Promise<Record<string, unknown>> {
       log(`  run ${run + 1}: raw one transaction ${formatRate(one.rowsPerSecond)}, raw 100-row transactions ${formatRate(perBatch.at(-1)!)}, ` +
         `raw in transactions of the engine's size (${batchesPerTransaction} batches, longest ${sized.maxTransactionMs.toFixed(0)} ms) ${formatRate(sized.rowsPerSecond)}, ` +
         `engine end to end ${formatRate(result.rowsPerSecond)} (${result.transactions} transactions, longest lock hold ${result.maxLockHoldMs.toFixed(1)} ms)`);
+      log(`    cost: raw one transaction ${formatCost(oneCost)}; raw 100-row ${formatCost(batchCost)}; engine ${formatCost(engineCost)}`);
     } finally {
       scratch.cleanup();
     }
@@ -107,14 +114,31 @@ async function throughput(): Promise<Record<string, unknown>> {
     ratioOneTransactionTo100Row: Number((median(oneTransaction) / median(perBatch)).toFixed(2)),
     rawOneTransactionWithDuplicateIndexesRowsPerSecond: Math.round(median(withDuplicateIndexes)),
     ratioEachIndexOnceToDuplicated: Number((median(oneTransaction) / median(withDuplicateIndexes)).toFixed(3)),
+    costOfARow: {
+      rawOneTransaction: medianCost(costs.oneTransaction),
+      raw100RowTransactions: medianCost(costs.perBatch),
+      engine: medianCost(costs.engine),
+    },
   };
   log(`  medians: raw one transaction ${formatRate(figures.rawOneTransactionRowsPerSecond)} (holds the lock ${figures.rawOneTransactionHoldMs} ms), raw 100-row transactions ${formatRate(figures.raw100RowTransactionsRowsPerSecond)}, engine ${formatRate(figures.engineRowsPerSecond)}`);
   log(`  ratios: engine / one transaction ${figures.ratioEngineToOneTransaction}, engine / 100-row transactions ${figures.ratioEngineTo100RowTransactions}, one transaction / 100-row ${figures.ratioOneTransactionTo100Row}`);
   log(`  ceiling for budgeted transactions: raw in transactions of the engine's size ${formatRate(figures.rawEngineSizedTransactionsRowsPerSecond)}, ${figures.ratioEngineSizedToOneTransaction} of one transaction`);
   log(`  longest lock hold of one engine transaction: ${figures.engineMaxLockHoldMs} ms (budget 100 ms)`);
+  log(`  cost of a row (whole process, every thread; medians): raw one transaction ${formatCost(figures.costOfARow.rawOneTransaction)}; ` +
+    `raw 100-row transactions ${formatCost(figures.costOfARow.raw100RowTransactions)}; engine ${formatCost(figures.costOfARow.engine)}`);
   log(`  each index once (schema 2) against schema 1's duplicate indexes, raw one transaction: ${formatRate(figures.rawOneTransactionRowsPerSecond)} against ` +
     `${formatRate(figures.rawOneTransactionWithDuplicateIndexesRowsPerSecond)} (${figures.ratioEachIndexOnceToDuplicated}x)`);
   return figures;
+}
+
+/** The median of each figure of a row's cost, over runs. */
+function medianCost(samples: RowCost[]): RowCost {
+  return {
+    rows: samples[0]?.rows ?? 0,
+    writeBytesPerRow: Number(median(samples.map((sample) => sample.writeBytesPerRow)).toFixed(1)),
+    cpuMsPer1000Rows: Number(median(samples.map((sample) => sample.cpuMsPer1000Rows)).toFixed(2)),
+    cores: Number(median(samples.map((sample) => sample.cores)).toFixed(2)),
+  };
 }
 
 /** Rows cross two thread boundaries (fetch worker -> main -> writer): what each representation costs. */
