@@ -10,7 +10,7 @@ import Database, { type Statement } from 'better-sqlite3';
 import { insertTransactionSql } from '../src/db/schema.js';
 import { isLockError } from '../src/errors.js';
 import { jobColumns } from './lib.js';
-import type { RowTuple } from '../src/source/types.js';
+import type { RowTuple } from '../src/model/index.js';
 
 export interface LegacyThreadData {
   database: string;

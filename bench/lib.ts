@@ -6,7 +6,7 @@ import { openDatabase } from '../src/db/open.js';
 import { insertTransactionSql } from '../src/db/schema.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoLeagueKeys, generateDemoSeason } from '../src/source/demo/index.js';
-import { rowToTuple, type RowTuple } from '../src/source/types.js';
+import { rowToTuple, type RowTuple } from '../src/model/index.js';
 
 /** The job columns the writer stores beside a row (job id, season, league across seasons), from a `leagueKey:season` job id. */
 export function jobColumns(jobId: string): [jobId: string, season: number, leagueSeries: string] {

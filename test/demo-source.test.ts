@@ -8,7 +8,8 @@ import {
   seasonLeagueKey,
 } from '../src/source/demo/index.js';
 import type { DemoSourceOptions } from '../src/source/demo/index.js';
-import type { JobRef, ParsedPage, Source, TransactionRow } from '../src/source/types.js';
+import type { JobRef, ParsedPage, TransactionRow } from '../src/model/index.js';
+import type { Source } from '../src/source/types.js';
 
 const [LEAGUE = '', OTHER_LEAGUE = ''] = demoLeagueKeys(2, 1);
 const job = (leagueKey = LEAGUE, season = 2024): JobRef => ({ jobId: `${leagueKey}:${season}`, leagueKey, season });

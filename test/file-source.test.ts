@@ -9,7 +9,8 @@ import { jobIdOf } from '../src/queue/job.js';
 import { readJsonResponse } from '../src/source/file/records.js';
 import { createFileSource, fileSource, planFileJobs } from '../src/source/file/source.js';
 import { createSource } from '../src/source/index.js';
-import type { RejectedRecord, Source, TransactionRow } from '../src/source/types.js';
+import type { RejectedRecord, TransactionRow } from '../src/model/index.js';
+import type { Source } from '../src/source/types.js';
 import { parseTransactionsResponse } from '../src/source/yahoo/parse.js';
 import { SharedRateLimiter } from '../src/util/rate-limiter.js';
 

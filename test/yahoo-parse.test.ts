@@ -10,7 +10,7 @@ import {
   parseYahooError,
   RAW_LIMIT,
 } from '../src/source/yahoo/parse.js';
-import type { RejectedRecord, TransactionRow } from '../src/source/types.js';
+import type { RejectedRecord, TransactionRow } from '../src/model/index.js';
 
 // ---------------------------------------------------------------------------------------
 // Fixtures and an independent reading of them

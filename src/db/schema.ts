@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { InvalidOptionError } from '../errors.js';
-import { TRANSACTION_COLUMNS } from '../source/types.js';
+import { TRANSACTION_COLUMNS } from '../model/index.js';
 
 /**
  * SQL identifiers that come from configuration are never pasted into SQL unchecked: they must

@@ -1,6 +1,5 @@
 import { BackfillError, InvalidOptionError } from '../errors.js';
-import type { JobRef } from '../source/types.js';
-import type { BatchResult } from '../writer/protocol.js';
+import type { BatchCounts, JobRef } from '../model/index.js';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -170,7 +169,7 @@ export class Job {
     this.#maxAttempts = Math.max(this.#maxAttempts, attempts);
   }
 
-  addCommitted(result: BatchResult, cursor: number | null): void {
+  addCommitted(result: BatchCounts, cursor: number | null): void {
     if (cursor !== null) {
       this.#cursor = cursor;
       this.#pages++;

@@ -4,7 +4,8 @@
  * check each, and encode its rows into batches for the writer.
  */
 import { SourceError } from '../errors.js';
-import { rowToTuple, type Source } from '../source/types.js';
+import { rowToTuple } from '../model/index.js';
+import { type Source } from '../source/types.js';
 import type { EncodedBatch, FetchedPage, FetchTask, FetchTaskResult } from './protocol.js';
 
 export async function fetchPages(task: FetchTask, source: Source): Promise<FetchTaskResult> {

@@ -1,6 +1,7 @@
 /** The fetch task and its result: what crosses between the main thread and a fetch worker. */
 import type { SerializedError } from '../errors.js';
-import type { JobRef, RejectedRecord, SourceSpec } from '../source/types.js';
+import type { JobRef, RejectedRecord } from '../model/index.js';
+import type { SourceSpec } from '../source/types.js';
 
 export interface FetchWorkerData {
   /** The shared rate limiter's schedule (see SharedRateLimiter). */

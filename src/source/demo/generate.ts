@@ -4,7 +4,7 @@
  * chronological log of transactions played out on real rosters, so a drop always drops a
  * player the team holds and an add always adds a free agent.
  */
-import type { RejectedRecord, TransactionRow } from '../types.js';
+import type { RejectedRecord, TransactionRow } from '../../model/index.js';
 import { FIRST_NAMES, LAST_NAMES, TEAM_NOUNS, TEAM_PREFIXES } from './names.js';
 import { createRandom, hashString, mix32 } from './prng.js';
 import type { Random } from './prng.js';

@@ -4,7 +4,8 @@
  * them: `start = 0` is the season's latest transaction.
  */
 import { InvalidOptionError, SourceError } from '../../errors.js';
-import type { JobRef, PageRequest, ParsedPage, RejectedRecord, Source, SourceSpec, TransactionRow } from '../types.js';
+import type { JobRef, ParsedPage, RejectedRecord, TransactionRow } from '../../model/index.js';
+import type { PageRequest, Source, SourceSpec } from '../types.js';
 import { assertSeason, gameKeyFor, parseLeagueKey, seasonLeagueKey } from './game-keys.js';
 import { generateLeague, generateSeason } from './generate.js';
 import type { DemoLeague, DemoSeason } from './generate.js';

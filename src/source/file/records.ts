@@ -6,8 +6,8 @@
  * the API would have given. Nothing here throws on bad data: it becomes rejected records.
  */
 import { describe } from '../../errors.js';
-import { TRANSACTION_COLUMNS } from '../types.js';
-import type { RejectedRecord, TransactionRow } from '../types.js';
+import { TRANSACTION_COLUMNS } from '../../model/index.js';
+import type { RejectedRecord, TransactionRow } from '../../model/index.js';
 import { parseTransactionRecord, parseTransactionsXml, RAW_LIMIT } from '../yahoo/parse.js';
 
 /** One record of the input: what it yields, and the league it belongs to (null when it cannot tell). */

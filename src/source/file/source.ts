@@ -11,7 +11,8 @@
  */
 import { resolve } from 'node:path';
 import { InvalidOptionError, SourceError } from '../../errors.js';
-import type { PageRequest, ParsedPage, Source, SourceSpec } from '../types.js';
+import type { ParsedPage } from '../../model/index.js';
+import type { PageRequest, Source, SourceSpec } from '../types.js';
 import { isPlainObject, rejectUnknownOptions } from '../yahoo/options.js';
 import { loadInput } from './load.js';
 import type { LoadedInput } from './load.js';

@@ -35,7 +35,7 @@
  * 11. Collections are walked by their numeric keys; `count` is never trusted.
  */
 import { describe } from '../../errors.js';
-import type { ParsedPage, RejectedRecord, TransactionRow } from '../types.js';
+import type { ParsedPage, RejectedRecord, TransactionRow } from '../../model/index.js';
 
 /** Longest `raw` text kept for a rejected record. */
 export const RAW_LIMIT = 2000;

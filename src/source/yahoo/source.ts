@@ -21,7 +21,8 @@
 import { InvalidOptionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { SharedRateLimiter } from '../../util/rate-limiter.js';
-import type { PageRequest, ParsedPage, Source, SourceSpec } from '../types.js';
+import type { ParsedPage } from '../../model/index.js';
+import type { PageRequest, Source, SourceSpec } from '../types.js';
 import { YahooClient } from './client.js';
 import type { RequestGate } from './client.js';
 import { resolveYahooSourceOptions } from './options.js';
