@@ -93,6 +93,8 @@ export interface ScenarioResult {
   maxCommitMs: number;
   /** Peak RSS of this process (every thread) above its level before the engine started (MB). */
   memoryDeltaMB: number;
+  /** The largest the `-wal` file grew during the run (bytes, sampled every 50 ms). */
+  walMaxBytes: number;
   readerQueriesPerSecond: number;
   readerErrors: number;
   legacyWriterErrors: number;
@@ -115,6 +117,7 @@ export interface Measured {
   reports: { readers: ReaderReport[]; writers: LegacyWriterReport[] };
   durationMs: number;
   memoryDeltaMB: number;
+  walMaxBytes: number;
   timeline: TimelinePoint[];
   bucketMs: number;
   timedOut: boolean;
@@ -165,6 +168,7 @@ export function summarize(measured: Measured): ScenarioResult {
     p99CommitMs: percentileShown(latency.count, 99) ? latency.p99 : null,
     maxCommitMs: latency.max,
     memoryDeltaMB: Number(measured.memoryDeltaMB.toFixed(1)),
+    walMaxBytes: measured.walMaxBytes,
     readerQueriesPerSecond: readers.queriesPerSecond,
     readerErrors: readers.errors,
     legacyWriterErrors: legacyWriters.errors,

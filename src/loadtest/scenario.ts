@@ -3,17 +3,22 @@
  * while reader and legacy writer processes use the same file, then everything is counted in
  * the database, not taken from what anybody reported.
  */
+import { basename, dirname, join } from 'node:path';
+import type { AppliedSettings } from '../db/open.js';
 import { createEngine, type EngineOptions } from '../engine.js';
 import { BackfillError } from '../errors.js';
+import { saveFlags, type WorkloadName } from '../flags/index.js';
 import { silentLogger } from '../logger.js';
 import { demoSource } from '../source/demo/index.js';
 import { LOADTEST_BUSY_TIMEOUT_MS, type LoadTestConfiguration } from './configurations.js';
+import type { ConnectionPragmas } from './contenders/protocol.js';
 import { ContenderGroup } from './contenders/spawn.js';
 import { countStored, LEGACY_TABLE, prepareDatabase } from './database.js';
 import { EngineRecorder } from './engine-recorder.js';
 import { MemorySampler } from './memory.js';
 import { summarize, type ScenarioResult } from './results.js';
 import { bucketFor } from './timeline.js';
+import { WalSampler } from './wal-sampler.js';
 import type { LoadTestWorkload } from './workload.js';
 
 export interface ContentionOptions {
@@ -44,7 +49,7 @@ export type ScenarioEngineOptions = Pick<EngineOptions, 'lockWait' | 'workers' |
 
 export interface ScenarioOptions {
   configuration: LoadTestConfiguration;
-  /** A database file that does not exist yet. */
+  /** A database file that does not exist yet, or a fresh copy the run may change. */
   database: string;
   workload: LoadTestWorkload;
   contention: ContentionOptions;
@@ -60,6 +65,17 @@ export interface ScenarioOptions {
    * rate-limited backfill does, and so takes the lock far more often. @default 0
    */
   sourceLatencyMs?: number;
+  /**
+   * The workload profile the engine runs with, as an operator sets it: written with the
+   * configuration's flags to a flags file beside the database, which the engine reads.
+   * @default none: the flags are given to the engine as an object (workload mixed)
+   */
+  profile?: WorkloadName;
+  /**
+   * The readers open the file as the product's own read connections do (the configuration's
+   * flags and `profile`, through `openDatabase`), not as an outside program. @default false
+   */
+  readersAsProduct?: boolean;
   signal?: AbortSignal;
 }
 
@@ -72,19 +88,38 @@ export interface ScenarioOutcome {
   transactionLatenciesMs: number[];
   /** Lock wait of each transaction (ms). */
   lockWaitsMs: number[];
+  /** Pragmas as SQLite reported them back: the engine's write connection, and each reader's. */
+  connections: { engine: ConnectionPragmas; readers: ConnectionPragmas[] };
+}
+
+function pragmasOf(settings: AppliedSettings): ConnectionPragmas {
+  return {
+    journalMode: settings.journalMode,
+    synchronous: settings.synchronous,
+    cacheSize: settings.cacheSize,
+    mmapSize: settings.mmapSize,
+    tempStore: settings.tempStore,
+    walAutocheckpoint: settings.walAutocheckpoint,
+  };
 }
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioOutcome> {
   const { configuration, database, workload, contention } = options;
   if (options.signal?.aborted) throw stoppedError();
   prepareDatabase(database, configuration.flags);
+  let flags: EngineOptions['flags'] = configuration.flags;
+  if (options.profile !== undefined) {
+    flags = join(dirname(database), `${basename(database)}.flags.json`);
+    await saveFlags(flags, configuration.flags, { workload: options.profile });
+  }
   const memory = new MemorySampler();
+  const wal = new WalSampler(database);
   // The engine opens before anybody contends: with no busy timeout (Baseline) a legacy writer's
   // commit would fail the opening itself, and the load test measures the backfill, not the opening.
   const engine = await createEngine({
     database,
     source: demoSource({ seed: workload.seed, latencyMs: options.sourceLatencyMs ?? 0 }),
-    flags: configuration.flags,
+    flags,
     busyTimeoutMs: LOADTEST_BUSY_TIMEOUT_MS,
     logger: silentLogger(),
     ...options.engine,
@@ -96,7 +131,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
   let closed = false;
   try {
     await Promise.all([
-      contenders.startReaders(contention.readers, { database, maxMs, pauseMs: contention.readerPauseMs, busyTimeoutMs }),
+      contenders.startReaders(contention.readers, {
+        database, maxMs, pauseMs: contention.readerPauseMs, busyTimeoutMs,
+        ...(options.readersAsProduct ? { open: { flags: configuration.flags, workload: options.profile ?? 'mixed' } } : {}),
+      }),
       contenders.startWriters(contention.legacyWriters, (index) => ({
         database, maxMs, pauseMs: contention.legacyPauseMs, busyTimeoutMs, writer: `legacy-${index + 1}`, table: LEGACY_TABLE, rowsPerTransaction: contention.legacyRowsPerTransaction,
       })),
@@ -122,17 +160,24 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
       await engine.close();
     }
     const memoryDeltaMB = memory.stop();
+    const walMaxBytes = wal.stop();
     if (stop === 'aborted') throw stoppedError();
     const counted = countStored(database);
     const result = summarize({
-      options, engine, recorder, counted, reports, durationMs, memoryDeltaMB, timeline, bucketMs,
+      options, engine, recorder, counted, reports, durationMs, memoryDeltaMB, walMaxBytes, timeline, bucketMs,
       timedOut: stop === 'time limit',
       jobs: handles.map((handle) => handle.state),
     });
-    return { result, transactionLatenciesMs: recorder.transactionLatenciesMs, lockWaitsMs: recorder.lockWaitsMs };
+    return {
+      result,
+      transactionLatenciesMs: recorder.transactionLatenciesMs,
+      lockWaitsMs: recorder.lockWaitsMs,
+      connections: { engine: pragmasOf(engine.settings), readers: reports.readers.flatMap((reader) => (reader.pragmas ? [reader.pragmas] : [])) },
+    };
   } finally {
     contenders.kill();
     memory.stop();
+    wal.stop();
     if (!closed) await engine.close().catch(() => {});
   }
 }

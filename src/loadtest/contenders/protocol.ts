@@ -6,6 +6,7 @@
  * purpose: SQLite's locks between processes are what is measured, and threads of one process
  * would share nothing that matters here but would share the event loop's timing.
  */
+import type { Flags, WorkloadName } from '../../flags/index.js';
 import type { LatencySummary } from '../stats.js';
 
 export interface ContenderSettings {
@@ -38,6 +39,23 @@ export interface ReaderSettings extends ContenderSettings {
    * of work, so its latency alone and beside a backfill compare like for like). @default 'analytics'
    */
   queries?: 'analytics' | 'group-by';
+  /**
+   * Open the connection as the product's own read connections do (`openDatabase` read-only with
+   * these flags and workload profile) instead of as an outside program with SQLite's defaults,
+   * and report the pragmas read back. @default none: SQLite's defaults
+   */
+  open?: { flags: Flags; workload: WorkloadName };
+}
+
+/** Pragmas of one connection as SQLite reports them back. */
+export interface ConnectionPragmas {
+  journalMode: string;
+  synchronous: number;
+  /** Negative: KiB; positive: pages. */
+  cacheSize: number;
+  mmapSize: number;
+  tempStore: number;
+  walAutocheckpoint: number;
 }
 
 export interface NotebookSettings {
@@ -74,6 +92,8 @@ interface ContenderReportBase {
 export interface ReaderReport extends ContenderReportBase {
   kind: 'reader';
   queries: number;
+  /** The connection's pragmas, read back once it was open. */
+  pragmas?: ConnectionPragmas;
   /** Latency of each successful query (ms). */
   latency: LatencySummary;
 }

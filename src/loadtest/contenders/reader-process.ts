@@ -6,9 +6,10 @@
  * This file is a process entry: it is never exported from the package.
  */
 import Database from 'better-sqlite3';
+import { openDatabase } from '../../db/open.js';
 import { summarizeLatencies } from '../stats.js';
 import { ErrorTally, printEvent, readSettings, runRounds } from './child.js';
-import type { ReaderSettings } from './protocol.js';
+import type { ConnectionPragmas, ReaderSettings } from './protocol.js';
 
 /** Aggregations a league analyst runs: by league and type, busiest teams, per-season volume, players moved most. */
 const ANALYTICS_QUERIES = [
@@ -23,7 +24,18 @@ const ANALYTICS_QUERIES = [
 const GROUP_BY_QUERY = 'SELECT league_key, type, count(*) AS moves FROM transactions WHERE rowid <= ? GROUP BY league_key, type';
 
 const settings = readSettings<ReaderSettings>();
-const db = new Database(settings.database, { readonly: true, timeout: settings.busyTimeoutMs ?? 5000 });
+const db = settings.open
+  ? openDatabase({ path: settings.database, readonly: true, flags: settings.open.flags, workload: settings.open.workload, busyTimeoutMs: settings.busyTimeoutMs ?? 5000 }).db
+  : new Database(settings.database, { readonly: true, timeout: settings.busyTimeoutMs ?? 5000 });
+const pragma = (name: string): unknown => db.pragma(name, { simple: true });
+const pragmas: ConnectionPragmas = {
+  journalMode: String(pragma('journal_mode')),
+  synchronous: Number(pragma('synchronous')),
+  cacheSize: Number(pragma('cache_size')),
+  mmapSize: Number(pragma('mmap_size') ?? 0),
+  tempStore: Number(pragma('temp_store')),
+  walAutocheckpoint: Number(pragma('wal_autocheckpoint')),
+};
 const errors = new ErrorTally();
 const latencies: number[] = [];
 const rounds: Array<() => unknown> = [];
@@ -55,6 +67,7 @@ printEvent({
   kind: 'reader',
   pid: process.pid,
   queries: latencies.length,
+  pragmas,
   ...errors.fields(),
   elapsedMs,
   latency: summarizeLatencies(latencies),
