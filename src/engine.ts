@@ -18,7 +18,7 @@ import type { SourceSpec } from './source/types.js';
 import { FetchPool } from './workers/pool.js';
 import type { FetchTransport, FetchTransportFactory } from './workers/transport.js';
 import type { FetchTaskResult } from './workers/protocol.js';
-import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './writer/retry.js';
+import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './db/locking/retry-policy.js';
 import { WriterHandle } from './writer/writer.js';
 import {
   CHECKPOINT_MODES, LOCK_WAIT_STRATEGIES, TRANSACTION_MODES,

@@ -15,10 +15,11 @@ export type { YahooSourceOptions, LeagueSeason } from './source/yahoo/source.js'
 export { fileSource, planFileJobs } from './source/file/source.js';
 export type { FileSourceOptions, FileJob } from './source/file/source.js';
 export { parseTransactionsResponse, parseLeagueMetadata } from './source/yahoo/parse.js';
-export { TRANSACTION_COLUMNS } from './source/types.js';
+export { TRANSACTION_COLUMNS } from './model/index.js';
 export type { FetchTransport, FetchTransportContext, FetchTransportFactory } from './workers/transport.js';
 export type { FetchTask, FetchTaskResult, FetchedPage, EncodedBatch } from './workers/protocol.js';
-export type { JobRef, ParsedPage, RejectedRecord, Source, SourceSpec, TransactionRow } from './source/types.js';
+export type { JobRef, ParsedPage, RejectedRecord, TransactionRow } from './model/index.js';
+export type { Source, SourceSpec } from './source/types.js';
 export {
   DEFAULT_FLAGS, FLAG_DESCRIPTIONS, FLAG_NAMES, PROFILES, assertFlagName, describeFlags, effectiveFlags, flagsStatus,
   isFlagName, loadFlags, resolveFlagsPath, saveFlags, updateFlags,
@@ -34,15 +35,15 @@ export { ReadPool, withReader } from './db/read-pool.js';
 export type { ReadLease, ReadPoolOptions, ReadPoolStats, WithReaderOptions } from './db/read-pool.js';
 export { checkHealth, watchHealth, DEFAULT_HEALTH_THRESHOLDS, HEALTH_EXIT_CODES } from './db/health.js';
 export type { HealthOptions, HealthSample, HealthStatus, HealthThresholds, WatchHealthOptions } from './db/health.js';
-export { findLockHolders, describeHolders, writeLockHolders } from './db/lock-holders.js';
-export type { LockHolder, SqliteLockName } from './db/lock-holders.js';
+export { findLockHolders, describeHolders, writeLockHolders } from './db/locking/lock-holders.js';
+export type { LockHolder, SqliteLockName } from './db/locking/lock-holders.js';
 export { backupDatabase, defaultBackupPath, BACKUP_METHODS, BackupVerificationError, BackupDestinationExistsError } from './db/backup.js';
 export type { BackupMethod, BackupOptions, BackupResult, BackupVerification } from './db/backup.js';
 export { maintainDatabase } from './db/maintain.js';
 export type { MaintenanceOptions, MaintenanceReport, MaintenanceStep, MaintenanceStepName } from './db/maintain.js';
 export { rollbackEverything, RollbackError } from './db/rollback.js';
 export type { RollbackOptions, RollbackResult } from './db/rollback.js';
-export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './writer/retry.js';
+export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './db/locking/retry-policy.js';
 export type { CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
 export {
   BackfillError, ClosedError, DatabaseLockedError, DatabaseOpenError, FlagsFileError, InvalidOptionError, SourceError, WriterRunningError, ERROR_CODES,

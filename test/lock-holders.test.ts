@@ -11,7 +11,7 @@ import {
   splitDevice,
   writeLockHolders,
   type LockHolder,
-} from '../src/db/lock-holders.js';
+} from '../src/db/locking/lock-holders.js';
 import { holdWriteLock, type HeldLock } from './helpers/processes.js';
 import { useTempDir } from './helpers/temp.js';
 

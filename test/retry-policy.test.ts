@@ -4,9 +4,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isLockError } from '../src/errors.js';
 import { LOADTEST_CONFIGURATIONS, lockBudgetOf } from '../src/loadtest/configurations.js';
-import { connectionBusyTimeout, LOCK_WAITERS } from '../src/writer/lock-wait.js';
+import { connectionBusyTimeout, LOCK_WAITERS } from '../src/db/locking/lock-waiters.js';
 import type { LockWaitStrategy, RetryPolicy } from '../src/writer/protocol.js';
-import { baseDelayMs, DEFAULT_RETRY_POLICY, NO_RETRY_POLICY, retryDelayMs, worstCaseDelayMs } from '../src/writer/retry.js';
+import { baseDelayMs, DEFAULT_RETRY_POLICY, NO_RETRY_POLICY, retryDelayMs, worstCaseDelayMs } from '../src/db/locking/retry-policy.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir();

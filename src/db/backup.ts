@@ -44,8 +44,8 @@ import { silentLogger } from '../logger.js';
 import { checkDatabasePath } from './open.js';
 import { countRows, inReadTransaction, integrityProblems } from './inspect.js';
 import {
-  LOCK_WAIT_POLICY_OPTION_NAMES, LockWaitLog, resolveLockWaitPolicy, roundMs, withLockRetry, type LockWaitPolicy, type LockWaitPolicyOptions, type LockWaitSummary,
-} from './lock-wait.js';
+  LOCK_WAIT_POLICY_OPTION_NAMES, LockWaitLog, resolveLockWaitPolicy, roundMs, runWithLock, type LockWaitPolicy, type LockWaitPolicyOptions, type LockWaitSummary,
+} from './locking/operation-lock.js';
 
 export type BackupMethod = 'vacuum-into' | 'api';
 export const BACKUP_METHODS: readonly BackupMethod[] = ['vacuum-into', 'api'];
@@ -184,7 +184,7 @@ export async function backupDatabase(options: BackupOptions): Promise<BackupResu
     logger.debug({ source, destination, method }, 'backup started');
     const lockOptions = { operation: `backup (${method})`, mode: 'read', retry: resolved.retry, waitThresholdMs: resolved.lockWaitThresholdMs, log, signal } as const;
     // Each attempt starts from nothing: a copy interrupted by a lock error is removed first.
-    const copy = await withLockRetry(db, lockOptions, () => {
+    const copy = await runWithLock(db, lockOptions, () => {
       removeDatabaseFiles(partial);
       return method === 'api' ? copyWithBackupApi(db, partial, signal) : copyWithVacuumInto(db, partial);
     });

@@ -12,7 +12,7 @@ import { InvalidOptionError, isLockError } from '../errors.js';
 import { DEFAULT_FLAGS, type Flags } from '../flags/index.js';
 import type { Logger } from '../logger.js';
 import { readRecentAlerts, readWalPin, readWriterRecord, type StoredAlert, type WalPin, type WriterRecord } from './writer-records.js';
-import { findLockHolders, type LockHolder } from './lock-holders.js';
+import { findLockHolders, type LockHolder } from './locking/lock-holders.js';
 import { checkDatabasePath } from './open.js';
 import { findLeaseHolders, findProcessesWithDatabase, type LeaseHolder, type OpenProcess } from './processes.js';
 import { withReader, type ReadPool } from './read-pool.js';

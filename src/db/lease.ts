@@ -19,7 +19,7 @@
 import { unlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { BackfillError, WriterRunningError, isLockError } from '../errors.js';
-import { describeHolders, findLockHolders } from './lock-holders.js';
+import { describeHolders, findLockHolders } from './locking/lock-holders.js';
 
 export interface WriterLease {
   /** The lease file. */

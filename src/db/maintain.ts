@@ -14,9 +14,9 @@ import { silentLogger } from '../logger.js';
 import { backupDatabase, BACKUP_METHODS, type BackupMethod, type BackupResult } from './backup.js';
 import { integrityProblems, readStatistics, type DatabaseStatistics } from './inspect.js';
 import {
-  LOCK_WAIT_POLICY_OPTION_NAMES, LockWaitLog, resolveLockWaitPolicy, roundMs, withLockRetry, type LockMode, type LockRetryOptions, type LockWaitPolicy,
+  LOCK_WAIT_POLICY_OPTION_NAMES, LockWaitLog, resolveLockWaitPolicy, roundMs, runWithLock, type LockMode, type LockRetryOptions, type LockWaitPolicy,
   type LockWaitPolicyOptions, type LockWaitSummary,
-} from './lock-wait.js';
+} from './locking/operation-lock.js';
 import { checkDatabasePath } from './open.js';
 
 export interface MaintenanceOptions extends LockWaitPolicyOptions {
@@ -148,7 +148,7 @@ export async function maintainDatabase(options: MaintenanceOptions): Promise<Mai
     const reader = openConnection(database, { readonly: true, busyTimeoutMs: resolved.busyTimeoutMs });
     let before: DatabaseStatistics;
     try {
-      const problems = await withLockRetry(reader, lockOptions('integrity check', 'read'), () => integrityProblems(reader, resolved.maxIntegrityProblems));
+      const problems = await runWithLock(reader, lockOptions('integrity check', 'read'), () => integrityProblems(reader, resolved.maxIntegrityProblems));
       if (problems.length > 0) {
         logger.debug({ database, problems }, 'integrity check failed: nothing was changed');
         for (const name of Object.keys(steps) as MaintenanceStepName[]) steps[name] = skipped('integrity check failed');
@@ -157,7 +157,7 @@ export async function maintainDatabase(options: MaintenanceOptions): Promise<Mai
           spaceSavedBytes: 0, lockWaits: log.summary(), durationMs: roundMs(performance.now() - started),
         };
       }
-      before = await withLockRetry(reader, lockOptions('statistics', 'read'), () => readStatistics(reader, database));
+      before = await runWithLock(reader, lockOptions('statistics', 'read'), () => readStatistics(reader, database));
     } finally {
       reader.close();
     }
@@ -188,20 +188,20 @@ export async function maintainDatabase(options: MaintenanceOptions): Promise<Mai
     const writer = openConnection(database, { readonly: false, busyTimeoutMs: resolved.busyTimeoutMs });
     try {
       steps.analyze = resolved.analyze
-        ? await timed(() => runStep(signal, () => withLockRetry(writer, lockOptions('analyze', 'transaction'), () => writer.exec('ANALYZE'))))
+        ? await timed(() => runStep(signal, () => runWithLock(writer, lockOptions('analyze', 'transaction'), () => writer.exec('ANALYZE'))))
         : skipped('--skip-analyze');
       steps.reindex = resolved.reindex
-        ? await timed(() => runStep(signal, () => withLockRetry(writer, lockOptions('reindex', 'transaction'), () => writer.exec('REINDEX'))))
+        ? await timed(() => runStep(signal, () => runWithLock(writer, lockOptions('reindex', 'transaction'), () => writer.exec('REINDEX'))))
         : skipped('--skip-reindex');
       if (resolved.vacuum) {
-        steps.vacuum = await timed(() => runStep(signal, () => withLockRetry(writer, lockOptions('vacuum', 'statement'), () => writer.exec('VACUUM'))));
+        steps.vacuum = await timed(() => runStep(signal, () => runWithLock(writer, lockOptions('vacuum', 'statement'), () => writer.exec('VACUUM'))));
         // In WAL mode VACUUM writes the new, smaller database into the WAL: the file itself only
         // shrinks once a checkpoint has copied every frame back and truncated it.
         if (String(writer.pragma('journal_mode', { simple: true })) === 'wal') checkpoint = await truncateWal(writer, lockOptions('checkpoint', 'read'));
       } else {
         steps.vacuum = skipped('--skip-vacuum');
       }
-      after = await withLockRetry(writer, lockOptions('statistics', 'read'), () => readStatistics(writer, database));
+      after = await runWithLock(writer, lockOptions('statistics', 'read'), () => readStatistics(writer, database));
     } finally {
       writer.close();
     }
@@ -244,7 +244,7 @@ async function timed(step: () => Promise<unknown>): Promise<MaintenanceStep> {
 async function truncateWal(db: Database, options: LockRetryOptions): Promise<CheckpointReport> {
   let last = { busy: 0, log: 0, checkpointed: 0 };
   try {
-    await withLockRetry(db, options, () => {
+    await runWithLock(db, options, () => {
       last = (db.pragma('wal_checkpoint(TRUNCATE)') as Array<typeof last>)[0] ?? last;
       if (last.busy !== 0) throw Object.assign(new Error('the checkpoint could not finish: another connection is reading an older snapshot or writing'), { code: 'SQLITE_BUSY' });
     });

@@ -15,7 +15,7 @@
  * Nothing here throws: on other systems, or where /proc cannot be read, the answer is empty.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { parseProcLocks, splitDevice } from './lock-holders.js';
+import { parseProcLocks, splitDevice } from './locking/lock-holders.js';
 
 export interface SqliteLibrary {
   /** The mapped file, as /proc/PID/maps names it. */

@@ -32,7 +32,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { BackfillError, FlagsFileError, InvalidOptionError, isLockError, type ErrorCode } from '../errors.js';
 import { FLAG_NAMES, PROFILES, loadFlags, updateFlags, type FlagName, type Flags } from '../flags/index.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { describeHolders, findLockHolders } from './lock-holders.js';
+import { describeHolders, findLockHolders } from './locking/lock-holders.js';
 import { checkDatabasePath } from './open.js';
 
 /** The log's file name; it sits beside the flags file. */

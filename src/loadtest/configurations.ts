@@ -3,7 +3,7 @@
  * every flag on, each step adding one stability measure, so the table shows what each buys.
  */
 import { FLAG_NAMES, PROFILES, type FlagName, type Flags } from '../flags/index.js';
-import { DEFAULT_RETRY_POLICY, NO_RETRY_POLICY, resolveRetryPolicy } from '../writer/retry.js';
+import { DEFAULT_RETRY_POLICY, NO_RETRY_POLICY, resolveRetryPolicy } from '../db/locking/retry-policy.js';
 import type { RetryPolicy } from '../writer/protocol.js';
 
 export interface LoadTestConfiguration {

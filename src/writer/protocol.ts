@@ -6,27 +6,21 @@ import type { SerializedError } from '../errors.js';
 import type { Flags, WorkloadName } from '../flags/index.js';
 import type { AppliedSettings } from '../db/open.js';
 import type { MigrationResult, TableNames } from '../db/schema.js';
-import type { RejectedRecord } from '../source/types.js';
+import type { RejectedRecord } from '../model/index.js';
+import type { LockWaitStrategy } from '../db/locking/lock-waiters.js';
+import type { RetryPolicy } from '../db/locking/retry-policy.js';
 
 /** How the writer waits for a lock another process holds (see lock-wait.ts). */
-export const LOCK_WAIT_STRATEGIES = ['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'] as const;
-export type LockWaitStrategy = (typeof LOCK_WAIT_STRATEGIES)[number];
+// Defined with the code that waits for locks and retries, and shared with the thread's callers.
+export { LOCK_WAIT_STRATEGIES } from '../db/locking/lock-waiters.js';
+export type { LockWaitStrategy } from '../db/locking/lock-waiters.js';
+export type { RetryPolicy } from '../db/locking/retry-policy.js';
 
 export const TRANSACTION_MODES = ['deferred', 'immediate', 'exclusive'] as const;
 export type TransactionMode = (typeof TRANSACTION_MODES)[number];
 
 export const CHECKPOINT_MODES = ['PASSIVE', 'FULL', 'RESTART', 'TRUNCATE'] as const;
 export type CheckpointMode = (typeof CHECKPOINT_MODES)[number];
-
-export interface RetryPolicy {
-  /** Attempts in all, the first included. */
-  attempts: number;
-  initialDelayMs: number;
-  factor: number;
-  maxDelayMs: number;
-  /** Each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. */
-  jitter: number;
-}
 
 export interface WriterConfig {
   path: string;

@@ -12,18 +12,18 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import pRetry from 'p-retry';
 import type { Database, Statement } from 'better-sqlite3';
 import { acquireWriterLease, leasePathOf, removeLeaseFile, type WriterLease } from '../db/lease.js';
-import { describeHolders, findLockHolders, writeLockHolders } from '../db/lock-holders.js';
+import { describeHolders, findLockHolders, writeLockHolders } from '../db/locking/lock-holders.js';
+import { WAITED_CODE, withLockRetry, type LockMet, type LockRetryFailure } from '../db/locking/lock-retry.js';
 import { pinnedFrames, readWalIndex } from '../db/doctor/wal-index.js';
 import { checkDatabasePath, openDatabase } from '../db/open.js';
 import { insertTransactionSql, WRITER_TABLES } from '../db/schema.js';
 import { BackfillError, DatabaseLockedError, isLockError, serializeError } from '../errors.js';
 import type { Flags } from '../flags/index.js';
 import { sleep } from '../util/sleep.js';
-import { connectionBusyTimeout, LOCK_WAITERS } from './lock-wait.js';
-import { NO_RETRY_POLICY, retryDelayMs } from './retry.js';
+import { connectionBusyTimeout, LOCK_WAITERS } from '../db/locking/lock-waiters.js';
+import { NO_RETRY_POLICY } from '../db/locking/retry-policy.js';
 import { CheckpointPolicy, type CheckpointResult, type PinningReader, type WalPin } from './thread/checkpoint-policy.js';
 import { CommitBudget } from './thread/commit-budget.js';
 import {
@@ -48,7 +48,7 @@ import type {
   WriterNotice,
   WriterRequest,
 } from './protocol.js';
-import type { RowTuple } from '../source/types.js';
+import type { RowTuple } from '../model/index.js';
 
 const port = parentPort;
 if (!port) throw new Error('writer-thread.js must run as a worker thread');
@@ -451,10 +451,10 @@ class WriterThread {
   // ---- locks and retries -------------------------------------------------------------------
 
   /**
-   * Runs `body` in one transaction, retrying the whole transaction on SQLITE_BUSY/LOCKED with
-   * exponential backoff and jitter. Only lock errors are retried: anything else rolls back and
-   * fails at once. The body gets the time the lock was taken and the operation's lock figures
-   * so far, to write them in the same transaction.
+   * Runs `body` in one transaction, retrying the whole transaction on SQLITE_BUSY/LOCKED through
+   * the one retry loop (db/locking/lock-retry.ts). Only lock errors are retried: anything else
+   * rolls back and fails at once. The body gets the time the lock was taken and the operation's
+   * lock figures so far, to write them in the same transaction.
    */
   async #withLockRetry<T>(
     operation: string,
@@ -463,116 +463,98 @@ class WriterThread {
     body: (begunAt: number, locks: OperationLocks) => T,
     { policy = this.#retry, jobId = null, keepOpen = false }: RetryOptions = {},
   ): Promise<LockedOperation<T>> {
-    const started = performance.now();
     const locks = emptyOperation();
-    let attempts = 0;
     let holdMs = 0;
-    const attempt = async (): Promise<T> => {
-      attempts++;
+    const outcome = await withLockRetry({
+      policy,
+      waitThresholdMs: config.lockWaitThresholdMs,
+      signal: this.#stopping.signal,
       // A group commit may hold the lock for a whole budget; bookkeeping and submitted writes
       // for about a millisecond, so several of them can share one gap.
-      await this.#leaveGap(kind === 'batch' || kind === 'session' ? config.transactionBudgetMs : 1);
-      const attemptStart = performance.now();
+      beforeAttempt: () => this.#leaveGap(kind === 'batch' || kind === 'session' ? config.transactionBudgetMs : 1),
+      onLock: (lock) => this.#lock(locks, operation, lock, jobId),
+      exhausted: (failure) => this.#lockedOut(operation, jobId, locks, failure),
+    }, (attempt) => {
       this.#waitHolders = [];
-      await this.#begin(mode, kind);
-      const lockedAt = performance.now();
-      if (lockedAt - attemptStart > config.lockWaitThresholdMs) {
-        this.#lock(locks, operation, attempts, 0, 'SQLITE_BUSY (waited)', lockedAt - started, jobId, false);
-      }
-      locks.retries = attempts - 1;
-      locks.waitMs = locks.count > 0 ? lockedAt - started : 0;
-      this.#afterCommit = [];
-      this.#afterRollback = [];
-      try {
-        const result = body(lockedAt, locks);
-        if (keepOpen) return result;
-        const commitStart = performance.now();
-        this.#db.exec('COMMIT');
-        const now = performance.now();
-        holdMs = now - lockedAt;
-        if (kind === 'batch') this.#budget.record((result as { insertMs?: number }).insertMs ?? 0, now - commitStart);
-        for (const step of this.#afterCommit) step();
-        return result;
-      } catch (error) {
-        // SQLite may already have rolled back (for example on SQLITE_FULL or a BUSY commit).
-        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-        for (const step of this.#afterRollback) step();
-        throw error;
-      } finally {
+      return this.#begin(mode, kind).then(() => {
+        const { lockedAt, waitMs } = attempt.locked();
+        locks.retries = attempt.number - 1;
+        locks.waitMs = waitMs;
         this.#afterCommit = [];
         this.#afterRollback = [];
-        if (!keepOpen) this.#lockReleased();
-      }
-    };
-    let value: T;
-    try {
-      value = await pRetry(attempt, {
-        retries: policy.attempts - 1,
-        // The delay is ours (jitter 0.5 to 1.5 around the exponential step, DESIGN section 5);
-        // p-retry counts attempts and stops on anything that is not a lock error.
-        minTimeout: 0,
-        maxTimeout: 0,
-        signal: this.#stopping.signal,
-        shouldRetry: ({ error }) => isLockError(error) && !this.#stopping.signal.aborted,
-        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-          if (!isLockError(error)) return;
-          const delayMs = retriesLeft > 0 ? retryDelayMs(policy, attemptNumber) : 0;
-          const code = String((error as { code?: string }).code);
-          this.#lock(locks, operation, attemptNumber, delayMs, code, performance.now() - started, jobId, retriesLeft > 0);
-          if (retriesLeft > 0 && !this.#stopping.signal.aborted) await sleep(delayMs, this.#stopping.signal).catch(() => undefined);
-        },
+        try {
+          const result = body(lockedAt, locks);
+          if (keepOpen) return result;
+          const commitStart = performance.now();
+          this.#db.exec('COMMIT');
+          const now = performance.now();
+          holdMs = now - lockedAt;
+          if (kind === 'batch') this.#budget.record((result as { insertMs?: number }).insertMs ?? 0, now - commitStart);
+          for (const step of this.#afterCommit) step();
+          return result;
+        } catch (error) {
+          // SQLite may already have rolled back (for example on SQLITE_FULL or a BUSY commit).
+          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+          for (const step of this.#afterRollback) step();
+          throw error;
+        } finally {
+          this.#afterCommit = [];
+          this.#afterRollback = [];
+          if (!keepOpen) this.#lockReleased();
+        }
       });
-    } catch (error) {
-      if (!isLockError(error)) throw error;
-      // The operation failed: its figures go with its job's next write (or its end).
-      locks.retries = attempts - 1;
-      locks.waitMs = performance.now() - started;
-      if (jobId !== null) {
-        const kept = this.#unwritten.get(jobId) ?? emptyOperation();
-        mergeOperation(kept, locks);
-        this.#unwritten.set(jobId, kept);
-      }
-      this.#minute.lockWaitMs += locks.waitMs;
-      notify({ type: 'operation', info: { operation, attempts, waitMs: locks.waitMs, ok: false, jobId } });
-      const seconds = (locks.waitMs / 1000).toFixed(1);
-      this.#holdersReadAt = Number.NEGATIVE_INFINITY;
-      const holders = writeLockHolders(findLockHolders(config.path)).filter((holder) => !holder.self);
-      const who = holders.length > 0 ? ` Held by: ${describeHolders(holders)}.` : '';
-      throw new DatabaseLockedError(
-        `The database stayed locked by another process through ${attempts} attempt${attempts === 1 ? '' : 's'} over ${seconds} s ` +
-        `(${operation}: ${(error as Error).message}${this.#flags.retry_logic ? '' : '; retry_logic is off, so the first lock fails'}). ` +
-        `Nothing of it was written; stop the other writer or run again later to resume.${who}`,
-        { cause: error },
-      );
-    }
-    if (locks.count > 0) {
+    });
+    if (outcome.locks > 0) {
       // Counted once the operation is over, like job_log's total_retry_time (written with the next transaction).
-      this.#minute.lockWaitMs += locks.waitMs;
-      notify({ type: 'operation', info: { operation, attempts, waitMs: locks.waitMs, ok: true, jobId } });
+      this.#minute.lockWaitMs += outcome.waitMs;
+      notify({ type: 'operation', info: { operation, attempts: outcome.attempts, waitMs: outcome.waitMs, ok: true, jobId } });
     }
-    return { value, attempts, waitMs: locks.waitMs, holdMs };
+    return { value: outcome.value, attempts: outcome.attempts, waitMs: outcome.waitMs, holdMs };
+  }
+
+  /** The error of an operation whose every attempt met a lock; its figures go with its job's next write (or its end). */
+  #lockedOut(operation: string, jobId: string | null, locks: OperationLocks, failure: LockRetryFailure): Error {
+    const { attempts, waitMs, lastError } = failure;
+    locks.retries = attempts - 1;
+    locks.waitMs = waitMs;
+    if (jobId !== null) {
+      const kept = this.#unwritten.get(jobId) ?? emptyOperation();
+      mergeOperation(kept, locks);
+      this.#unwritten.set(jobId, kept);
+    }
+    this.#minute.lockWaitMs += waitMs;
+    notify({ type: 'operation', info: { operation, attempts, waitMs, ok: false, jobId } });
+    this.#holdersReadAt = Number.NEGATIVE_INFINITY;
+    const holders = writeLockHolders(findLockHolders(config.path)).filter((holder) => !holder.self);
+    const who = holders.length > 0 ? ` Held by: ${describeHolders(holders)}.` : '';
+    return new DatabaseLockedError(
+      `The database stayed locked by another process through ${attempts} attempt${attempts === 1 ? '' : 's'} over ${(failure.elapsedMs / 1000).toFixed(1)} s ` +
+      `(${operation}: ${lastError.message}${this.#flags.retry_logic ? '' : '; retry_logic is off, so the first lock fails'}). ` +
+      `Nothing of it was written; stop the other writer or run again later to resume.${who}`,
+      { cause: lastError },
+    );
   }
 
   /** Counts one lock of the operation, names who held it, and tells the main thread. */
-  #lock(locks: OperationLocks, operation: string, attempt: number, delayMs: number, code: string, waitMs: number, jobId: string | null, retrying: boolean): void {
+  #lock(locks: OperationLocks, operation: string, lock: LockMet, jobId: string | null): void {
     const holders = this.#waitHolders.length > 0 ? this.#waitHolders : this.#lockHolders();
     countLock(locks, operation, holders);
     const minute = this.#minute;
     minute.locks++;
-    if (retrying) minute.retries++;
+    if (lock.retrying) minute.retries++;
     for (const holder of holders) {
       const entry = minute.holders.get(holder.pid) ?? { command: holder.command, waits: 0, waitMs: 0 };
       entry.waits++;
-      entry.waitMs += waitMs;
+      entry.waitMs += lock.totalWaitMs;
       minute.holders.set(holder.pid, entry);
     }
     const info: LockInfo = {
-      operation: code.includes('waited') ? `${operation}:begin` : operation,
-      attempt, delayMs, waitMs, jobIds: jobId === null ? [] : [jobId], code,
+      operation: lock.code === WAITED_CODE ? `${operation}:begin` : operation,
+      attempt: lock.attempt, delayMs: lock.delayMs, waitMs: lock.totalWaitMs, jobIds: jobId === null ? [] : [jobId], code: lock.code,
       holders: holders.map(({ pid, command }) => ({ pid, command, lock: 'write' })),
     };
     notify({ type: 'lock', info });
-    if (retrying) notify({ type: 'retry', info });
+    if (lock.retrying) notify({ type: 'retry', info });
   }
 
   /** While other processes use the file, keeps the lock free for a moment before taking it again. */

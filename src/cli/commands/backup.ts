@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { BACKUP_METHODS, backupDatabase, type BackupMethod, type BackupResult } from '../../index.js';
 // Not part of the package entry yet.
-import { describeLockWaits } from '../../db/lock-wait.js';
+import { describeLockWaits } from '../../db/locking/operation-lock.js';
 import { formatBytes } from '../../db/validate.js';
 import { printJson, type CliContext } from '../context.js';
 import { addExamples, addExitCodes } from '../help.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { BACKUP_METHODS, maintainDatabase, type BackupMethod, type MaintenanceReport, type MaintenanceStepName } from '../../index.js';
 // Not part of the package entry yet.
 import type { DatabaseStatistics } from '../../db/inspect.js';
-import { describeLockWaits } from '../../db/lock-wait.js';
+import { describeLockWaits } from '../../db/locking/operation-lock.js';
 import { formatBytes } from '../../db/validate.js';
 import { printJson, type CliContext } from '../context.js';
 import { addExamples, addExitCodes } from '../help.js';

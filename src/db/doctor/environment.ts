@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { applyWorkloadPragmas, DEFAULT_FLAGS, effectiveFlags, loadFlags, planWorkload, type Flags, type WorkloadName, type WorkloadPlan } from '../../flags/index.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { fileSystemOf, type FileSystemInfo } from '../filesystem.js';
-import { findLockHolders, parseProcLocks, splitDevice, type LockHolder } from '../lock-holders.js';
+import { findLockHolders, parseProcLocks, splitDevice, type LockHolder } from '../locking/lock-holders.js';
 import { openDatabase } from '../open.js';
 import { findLeaseHolders, findProcessesWithDatabase, readCommandLine, type LeaseHolder, type OpenProcess } from '../processes.js';
 import { resolveTableNames, tableExists, type TableNames } from '../schema.js';

@@ -5,7 +5,7 @@
  */
 import { FLAG_NAMES } from '../../flags/index.js';
 import type { HealthStatus } from '../health.js';
-import { describeHolders, WRITE_SIDE_LOCKS } from '../lock-holders.js';
+import { describeHolders, WRITE_SIDE_LOCKS } from '../locking/lock-holders.js';
 import type { RolloutLogEntry } from '../rollout/state.js';
 import { describeWalResetStatus, isAffectedByWalResetBug, walResetFixFor } from '../sqlite-version.js';
 import type { DoctorEnvironment, SampledLock } from './environment.js';

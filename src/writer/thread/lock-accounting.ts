@@ -1,10 +1,10 @@
 /**
- * The writer's lock figures, each defined once:
+ * The writer's lock figures, as the one retry loop defines them (db/locking/lock-retry.ts):
  * - a **lock** is one attempt that failed on a lock, or that got the lock only after waiting
  *   longer than the threshold;
  * - an operation's **retries** are its attempts minus one;
- * - its **wait** is the time from its start until it held the lock, busy waits and backoff
- *   included, counted when it met a lock.
+ * - its **wait** is the time it spent waiting for the lock, busy waits and backoff included
+ *   (not the gaps the writer leaves its neighbours), counted when it met a lock.
  * Each operation's figures are charged to exactly one job (the first job of a group commit, or
  * the job a start or end belongs to), written in the same transaction as that job's rows, so
  * the per-job sums in job_log equal the run's totals. Nothing is kept for a job once written.

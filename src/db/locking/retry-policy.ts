@@ -1,5 +1,18 @@
-import { InvalidOptionError } from '../errors.js';
-import type { RetryPolicy } from './protocol.js';
+/**
+ * How often an operation that meets a lock is tried again, and how long it waits between tries
+ * (DESIGN section 5). The writer thread and the maintenance operations share this one policy.
+ */
+import { InvalidOptionError } from '../../errors.js';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  initialDelayMs: number;
+  factor: number;
+  maxDelayMs: number;
+  /** Each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. */
+  jitter: number;
+}
 
 /** DESIGN section 5: 5 attempts, 100 ms first delay, factor 2, 5 s cap, jitter 0.5 to 1.5. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({

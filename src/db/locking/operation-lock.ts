@@ -1,16 +1,14 @@
 /**
  * Runs one database operation, waiting for SQLite's locks the way the writer thread does:
  * SQLite's busy handler first (`busy_timeout` on the connection), then, when that runs out, a
- * retry after an exponential, jittered delay (`retryDelayMs`), counting every wait. Maintenance
+ * retry through the same loop as the writer's (`lock-retry.ts`), counting every wait alike. Maintenance
  * and backups run beside a backfill in another process; this is what lets them take their turn
  * at the write lock instead of failing with "database is locked".
  */
 import type { Database } from 'better-sqlite3';
-import pRetry from 'p-retry';
-import { DatabaseLockedError, InvalidOptionError, isLockError } from '../errors.js';
-import { DEFAULT_RETRY_POLICY, resolveRetryPolicy, retryDelayMs } from '../writer/retry.js';
-import type { RetryPolicy } from '../writer/protocol.js';
-import { sleep } from '../util/sleep.js';
+import { DatabaseLockedError, InvalidOptionError } from '../../errors.js';
+import { withLockRetry } from './lock-retry.js';
+import { DEFAULT_RETRY_POLICY, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 /** How long to wait for a lock, and how often to try again: the options every operation here shares. */
 export interface LockWaitPolicyOptions {
@@ -63,7 +61,7 @@ export interface LockWait {
   attempt: number;
   /** Time spent waiting: in SQLite's busy handler, plus the delay before the next attempt. */
   waitMs: number;
-  /** `SQLITE_BUSY`, `SQLITE_LOCKED`..., or `waited` when the lock came after a wait longer than the threshold. */
+  /** `SQLITE_BUSY`, `SQLITE_LOCKED`..., or `SQLITE_BUSY (waited)` when the lock came after a wait longer than the threshold. */
   code: string;
 }
 
@@ -107,21 +105,26 @@ export interface LockRetryOptions {
 
 /**
  * Runs `body` on `db` once it holds the lock `mode` asks for, retrying the whole attempt on
- * SQLITE_BUSY / SQLITE_LOCKED. Anything else is thrown at once. When every attempt met a lock,
- * throws `DatabaseLockedError` with what was tried, for how long, and what to do.
+ * SQLITE_BUSY / SQLITE_LOCKED through the one retry loop (`lock-retry.ts`). Anything else is
+ * thrown at once. When every attempt met a lock, throws `DatabaseLockedError` with what was
+ * tried, for how long, and what to do.
  */
-export async function withLockRetry<T>(db: Database, options: LockRetryOptions, body: () => T | Promise<T>): Promise<T> {
-  const { operation, retry, log } = options;
-  const started = performance.now();
-  let attempts = 0;
-  let attemptStarted = started;
-  const attempt = async (): Promise<T> => {
-    attempts++;
-    attemptStarted = performance.now();
+export async function runWithLock<T>(db: Database, options: LockRetryOptions, body: () => T | Promise<T>): Promise<T> {
+  const { operation, log } = options;
+  const { value } = await withLockRetry({
+    policy: options.retry,
+    waitThresholdMs: options.waitThresholdMs,
+    signal: options.signal,
+    onLock: (lock) => log.record({ operation, attempt: lock.attempt, waitMs: lock.attemptWaitMs + lock.delayMs, code: lock.code }),
+    exhausted: ({ attempts, elapsedMs, lastError }) => new DatabaseLockedError(
+      `${operation}: the database stayed locked by another process through ${attempts} attempt${attempts === 1 ? '' : 's'} over ${(elapsedMs / 1000).toFixed(1)} s ` +
+      `(${lastError.message}). Nothing was changed by this step; run it again when the other writer pauses.`,
+      { cause: lastError },
+    ),
+  }, async (attempt) => {
     if (options.mode === 'read') return await body();
     db.exec(options.mode === 'transaction' ? 'BEGIN IMMEDIATE' : 'BEGIN EXCLUSIVE');
-    const lockWaitMs = performance.now() - attemptStarted;
-    if (lockWaitMs > options.waitThresholdMs) log.record({ operation, attempt: attempts, waitMs: lockWaitMs, code: 'waited' });
+    attempt.locked();
     try {
       if (options.mode === 'statement') {
         db.exec('ROLLBACK');
@@ -135,31 +138,8 @@ export async function withLockRetry<T>(db: Database, options: LockRetryOptions, 
       if (db.inTransaction) db.exec('ROLLBACK');
       throw error;
     }
-  };
-  try {
-    return await pRetry(attempt, {
-      retries: retry.attempts - 1,
-      // The delays are ours (DESIGN section 5: jitter around an exponential step), as in the writer.
-      minTimeout: 0,
-      maxTimeout: 0,
-      signal: options.signal,
-      shouldRetry: ({ error }) => isLockError(error),
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        if (!isLockError(error)) return;
-        const delayMs = retriesLeft > 0 ? retryDelayMs(retry, attemptNumber) : 0;
-        log.record({ operation, attempt: attemptNumber, waitMs: performance.now() - attemptStarted + delayMs, code: String((error as { code?: unknown }).code) });
-        if (delayMs > 0) await sleep(delayMs, options.signal);
-      },
-    });
-  } catch (error) {
-    if (!isLockError(error)) throw error;
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    throw new DatabaseLockedError(
-      `${operation}: the database stayed locked by another process through ${attempts} attempt${attempts === 1 ? '' : 's'} over ${seconds} s ` +
-      `(${(error as Error).message}). Nothing was changed by this step; run it again when the other writer pauses.`,
-      { cause: error },
-    );
-  }
+  });
+  return value;
 }
 
 

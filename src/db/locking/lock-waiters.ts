@@ -21,8 +21,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
-import { isLockError } from '../errors.js';
-import type { LockWaitStrategy } from './protocol.js';
+import { isLockError } from '../../errors.js';
+
+export const LOCK_WAIT_STRATEGIES = ['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'] as const;
+export type LockWaitStrategy = (typeof LOCK_WAIT_STRATEGIES)[number];
 
 export interface LockWaitContext {
   db: Database;
