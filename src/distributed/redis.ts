@@ -2,7 +2,8 @@
  * Connections to Redis: the URL's check, a form of it that is safe to print, a probe that
  * fails fast when the server is not there, and the long-lived client that reconnects.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { loadRedisLibraries, type RedisLibraries } from './libraries.js';
 import { BackfillError, InvalidOptionError } from '../errors.js';
 
 /** Longest pause between two reconnection attempts once a connection was lost. */
@@ -47,6 +48,7 @@ export function redactRedisUrl(value: string): string {
  * is a setting to fix, like a wrong path). Nothing is left open either way.
  */
 export async function probeRedis(url: string, timeoutMs: number, option: string): Promise<void> {
+  const { Redis } = await loadRedisLibraries();
   const probe = new Redis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -87,8 +89,8 @@ export async function probeRedis(url: string, timeoutMs: number, option: string)
  * reconnection is tried every 200 ms to 2 s, for ever. Whoever owns the client decides how
  * long an outage may last.
  */
-export function createRedisClient(url: string, connectionName: string): Redis {
-  const client = new Redis(url, {
+export function createRedisClient(libraries: RedisLibraries, url: string, connectionName: string): Redis {
+  const client = new libraries.Redis(url, {
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
     connectTimeout: 5000,

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Queue, Worker, type Job } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BackfillError, ClosedError, SourceError, deserializeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -28,6 +28,7 @@ import {
   type ResultEnvelope, type TaskEnvelope,
 } from './protocol.js';
 import { isUnlimited, limiterFor } from './rate-limit.js';
+import { loadRedisLibraries, type RedisLibraries } from './libraries.js';
 import { checkRedisUrl, createRedisClient, isConnectionError, probeRedis, redactRedisUrl, withTimeout } from './redis.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -109,6 +110,7 @@ const EVENTS_MAX_LEN = 100;
 export class BullmqTransport implements FetchTransport {
   readonly #options: ResolvedBullmqTransportOptions;
   readonly #logger: Logger;
+  readonly #libraries: RedisLibraries;
   readonly #client: Redis;
   readonly #tasks: Queue<TaskEnvelope>;
   readonly #resultsQueue: Queue<ResultEnvelope>;
@@ -129,7 +131,9 @@ export class BullmqTransport implements FetchTransport {
   resentTasks = 0;
 
   /** @internal use `bullmqTransport()` */
-  private constructor(options: ResolvedBullmqTransportOptions, client: Redis, runId: string, requestsPerSecond: number) {
+  private constructor(libraries: RedisLibraries, options: ResolvedBullmqTransportOptions, client: Redis, runId: string, requestsPerSecond: number) {
+    const { Queue, Worker } = libraries;
+    this.#libraries = libraries;
     this.#options = options;
     this.#logger = options.logger.child({ component: 'bullmq-transport' });
     this.#client = client;
@@ -163,12 +167,13 @@ export class BullmqTransport implements FetchTransport {
 
   /** Connects, registers this run in Redis and starts taking results. */
   static async start(options: ResolvedBullmqTransportOptions, context: FetchTransportContext): Promise<BullmqTransport> {
+    const libraries = await loadRedisLibraries();
     await probeRedis(options.redis, options.connectTimeoutMs, '--redis (or LEAGUE_BACKFILL_REDIS)');
     const runId = randomBytes(8).toString('hex');
-    const client = createRedisClient(options.redis, `${options.queuePrefix}:writer-${runId}`);
+    const client = createRedisClient(libraries, options.redis, `${options.queuePrefix}:writer-${runId}`);
     // ioredis reports every failed reconnection as an 'error' event; the transport logs outages itself.
     client.on('error', () => undefined);
-    const transport = new BullmqTransport(options, client, runId, context.requestsPerSecond);
+    const transport = new BullmqTransport(libraries, options, client, runId, context.requestsPerSecond);
     try {
       await withTimeout(transport.#register(), options.connectTimeoutMs * 2);
       if (transport.#downSince !== null) throw new Error('the connection was lost while starting');
@@ -348,7 +353,7 @@ export class BullmqTransport implements FetchTransport {
     } while (cursor !== '0');
     for (const runId of dead) {
       if ((await this.#client.exists(heartbeatKey(prefix, runId))) === 1) continue;
-      const queue = new Queue(resultsQueueName(runId), { connection: this.#client, prefix });
+      const queue = new this.#libraries.Queue(resultsQueueName(runId), { connection: this.#client, prefix });
       try {
         await queue.obliterate({ force: true });
         this.#logger.info({ runId }, 'removed the results queue of a writer that is gone');

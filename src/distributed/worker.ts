@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, SourceError, serializeError, type SerializedError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -17,6 +17,7 @@ import { checkInteger, checkObject, checkQueuePrefix, rejectUnknown } from './op
 import { RequestSchedule } from './request-schedule.js';
 import { FetchThreadPool } from './thread-pool.js';
 import { PROTOCOL, RESULT_JOB_NAME, TASKS_QUEUE, heartbeatKey, runIdOfResultsQueue, type ResultEnvelope, type TaskEnvelope } from './protocol.js';
+import { loadRedisLibraries, type RedisLibraries } from './libraries.js';
 import { checkRedisUrl, createRedisClient, isConnectionError, probeRedis, redactRedisUrl, withTimeout } from './redis.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -134,8 +135,9 @@ const EVENTS_MAX_LEN = 100;
 /** Starts a fetch worker: resolves once it is connected and taking tasks. */
 export async function startFetchWorker(options: FetchWorkerOptions): Promise<FetchWorker> {
   const resolved = resolveFetchWorkerOptions(options);
+  const libraries = await loadRedisLibraries();
   await probeRedis(resolved.redis, resolved.connectTimeoutMs, '--redis (or LEAGUE_BACKFILL_REDIS)');
-  const worker = new FetchWorker(resolved);
+  const worker = new FetchWorker(resolved, libraries);
   try {
     await worker.ready();
   } catch (error) {
@@ -151,6 +153,7 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
   readonly #options: ResolvedFetchWorkerOptions;
   readonly #logger: Logger;
   readonly #display: string;
+  readonly #libraries: RedisLibraries;
   readonly #client: Redis;
   readonly #pool: FetchThreadPool;
   readonly #schedule: RequestSchedule;
@@ -162,14 +165,16 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
   #closing: Promise<void> | undefined;
 
   /** @internal use `startFetchWorker()` */
-  constructor(options: ResolvedFetchWorkerOptions) {
+  constructor(options: ResolvedFetchWorkerOptions, libraries: RedisLibraries) {
     super();
+    const { Queue, Worker } = libraries;
+    this.#libraries = libraries;
     this.#options = options;
     this.name = options.name;
     this.#logger = options.logger.child({ component: 'fetch-worker' });
     this.#display = redactRedisUrl(options.redis);
     this.on('error', (error) => this.#logger.error({ err: error.message }, 'fetch worker error'));
-    this.#client = createRedisClient(options.redis, `${options.queuePrefix}:worker-${options.name}`);
+    this.#client = createRedisClient(libraries, options.redis, `${options.queuePrefix}:worker-${options.name}`);
     this.#client.on('error', () => undefined);
     this.#client.on('close', () => this.#onConnectionLost());
     this.#client.on('ready', () => this.#onConnectionBack());
@@ -227,7 +232,7 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
     if (envelope === null || typeof envelope !== 'object' || typeof envelope.taskId !== 'string' ||
         typeof envelope.replyTo !== 'string' || runIdOfResultsQueue(envelope.replyTo) === null) {
       this.#logger.error({ jobId: job.id }, 'a job on the tasks queue is not a league-backfill fetch task; it was failed and removed');
-      throw new UnrecoverableError('not a league-backfill fetch task');
+      throw new this.#libraries.UnrecoverableError('not a league-backfill fetch task');
     }
     const runId = runIdOfResultsQueue(envelope.replyTo)!;
     if (envelope.protocol !== PROTOCOL || envelope.version !== PACKAGE_VERSION) {
@@ -260,7 +265,7 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
       this.#logger.warn({ taskId: envelope.taskId, pauseMs: this.#options.throttlePauseMs, round: job.attemptsStarted },
         'the API throttled this task through all its retries; pausing the queue for every worker');
       await Promise.all([this.#tasks.rateLimit(this.#options.throttlePauseMs), this.#schedule.pause(this.#options.throttlePauseMs)]);
-      throw Worker.RateLimitError();
+      throw this.#libraries.Worker.RateLimitError();
     }
     const pages = outcome.ok ? outcome.result.pages.length : 0;
     const rows = outcome.ok ? outcome.result.pages.reduce((sum, page) => sum + page.batches.reduce((n, batch) => n + batch.rowCount, 0), 0) : 0;
@@ -291,7 +296,7 @@ export class FetchWorker extends EventEmitter<FetchWorkerEvents> implements Asyn
   #resultsQueue(name: string): Queue<ResultEnvelope> {
     let entry = this.#resultQueues.get(name);
     if (!entry) {
-      entry = { queue: new Queue<ResultEnvelope>(name, { connection: this.#client, prefix: this.#options.queuePrefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } }), usedAt: 0 };
+      entry = { queue: new this.#libraries.Queue<ResultEnvelope>(name, { connection: this.#client, prefix: this.#options.queuePrefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } }), usedAt: 0 };
       entry.queue.on('error', () => undefined);
       this.#resultQueues.set(name, entry);
     }
