@@ -9,3 +9,4 @@ export { formatResultsTable } from './table.js';
 export { renderHtmlReport, plural, formatCounts } from './report-html.js';
 export { NEIGHBOUR_WAIT_LIMIT_MS, neighbourVerdict, percentileShown } from './results.js';
 export type { NeighbourVerdict, LegacyWriterFigures, ReaderFigures } from './results.js';
+export * from './workloads/index.js';

@@ -3,13 +3,12 @@
  * under the same contention and the same workload; then the recommended configuration.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { InvalidOptionError } from '../errors.js';
 import type { LockWaitStrategy } from '../writer/protocol.js';
 import { LOADTEST_CONFIGURATIONS, type LoadTestConfiguration } from './configurations.js';
 import { DEFAULT_CONTENTION, runScenario, type ContentionOptions, type ScenarioResult } from './scenario.js';
+import { machineInfo, type MachineInfo } from './machine.js';
 import { NEIGHBOUR_WAIT_LIMIT_MS } from './results.js';
 import { demoWorkload } from './workload.js';
 
@@ -35,7 +34,7 @@ export interface LoadTestOptions {
 
 export interface LoadTestReport {
   generatedAt: string;
-  machine: { node: string; sqlite: string; platform: string; cpus: number };
+  machine: MachineInfo;
   settings: {
     quick: boolean;
     durationS: number;
@@ -115,7 +114,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
   const { recommended, recommendation } = recommend(configs, noise.used);
   return {
     generatedAt: new Date().toISOString(),
-    machine: { node: process.versions.node, sqlite: sqliteVersion(), platform: `${process.platform} ${process.arch}`, cpus: cpus().length },
+    machine: machineInfo(),
     settings: { quick, durationS, leagues, seasons, jobs: workload.jobs.length, rowsOffered: workload.rows, lockWait: options.lockWait ?? 'default', contention, noise },
     configs,
     recommended,
@@ -181,13 +180,4 @@ export function recommend(configs: readonly ScenarioResult[], noise = THROUGHPUT
 
 function fileNameOf(configuration: LoadTestConfiguration): string {
   return configuration.name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
-}
-
-function sqliteVersion(): string {
-  const db = new Database(':memory:');
-  try {
-    return String(db.prepare('SELECT sqlite_version()').pluck().get());
-  } finally {
-    db.close();
-  }
 }
