@@ -155,6 +155,59 @@ describe('the checkpoint policy', () => {
   });
 });
 
+describe('the checkpoint policy after a pin', () => {
+  it('looks in the gaps while a reader pins the WAL, quietly, and the look after the reader let go copies what it held back', () => {
+    const { state, policy } = checkpointPolicy();
+    state.walBytes = 5000;
+    state.restartOk = false;
+    state.passive = { busy: false, walFrames: 100, checkpointedFrames: 40 };
+    state.readers = [{ pid: 42, command: 'python3 notebook.py' }];
+    expect(policy.watching).toBe(false);
+    for (let i = 0; i < 12; i++) {
+      policy.afterTransaction(true);
+      state.now += 100;
+    }
+    expect(state.pins.at(-1)?.pid).toBe(42);
+    expect(policy.watching).toBe(true);
+    policy.takeFigures();
+    // Many looks in the gaps while it pins: none is counted as a checkpoint, none restarts.
+    const restarts = state.restarts.length;
+    for (let i = 0; i < 50; i++) {
+      policy.inGap();
+      state.now += 2;
+    }
+    expect(policy.takeFigures()).toMatchObject({ checkpoints: 0, blocked: 0 });
+    expect(state.restarts.length).toBe(restarts);
+    // The reader lets go in the middle of a gap: the next look copies everything and clears the pin.
+    state.passive = { busy: false, walFrames: 300, checkpointedFrames: 300 };
+    state.restartOk = true;
+    policy.inGap();
+    expect(policy.watching).toBe(false);
+    expect(state.pins.at(-1)).toBeNull();
+    expect(state.alerts.at(-1)).toContain('no longer pinned');
+    expect(policy.takeFigures().checkpoints).toBeGreaterThanOrEqual(1);
+    expect(state.restarts.length).toBe(restarts + 1);
+  });
+
+  it('with neighbours, looks at a pinned WAL after every transaction, not every pinCheckEveryMs', () => {
+    const { state, policy } = checkpointPolicy();
+    state.walBytes = 5000;
+    state.restartOk = false;
+    state.passive = { busy: false, walFrames: 100, checkpointedFrames: 40 };
+    state.readers = [{ pid: 42, command: 'python3 notebook.py' }];
+    for (let i = 0; i < 12; i++) {
+      policy.afterTransaction(true);
+      state.now += 100;
+    }
+    expect(state.pins.at(-1)?.pid).toBe(42);
+    // 10 ms after the last look, well within pinCheckEveryMs: the release is still seen at once.
+    state.now += 10;
+    state.passive = { busy: false, walFrames: 120, checkpointedFrames: 120 };
+    policy.afterTransaction(true);
+    expect(state.pins.at(-1)).toBeNull();
+  });
+});
+
 describe('the commit budget', () => {
   it('stops a transaction before its predicted commit would carry it past the budget, and learns the commit cost', () => {
     const budget = new CommitBudget({ budgetMs: 100, margin: 1 });

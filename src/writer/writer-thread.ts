@@ -55,6 +55,9 @@ if (!port) throw new Error('writer-thread.js must run as a worker thread');
 const config = workerData as WriterConfig;
 const notify = (notice: WriterNotice): void => port.postMessage(notice);
 
+/** How often the writer looks at a pinned WAL during a gap (ms). */
+const GAP_LOOK_MS = 2;
+
 /** What kind of write begins a transaction: it decides how BEGIN is spelled (see #begin). */
 type WriteKind = 'batch' | 'submit' | 'bookkeeping' | 'session';
 
@@ -101,6 +104,8 @@ class WriterThread {
   #cachedHolders: HolderWait[] = [];
   /** The open interactive transaction, if any. */
   #session: { id: number; end: () => void } | undefined;
+  /** Frames the last checkpoint had copied: a quiet look that moved them is reported after all. */
+  #lastCheckpointed = -1;
   /** Why the last session ended, for a late message of it. */
   readonly #endedSessions = new Map<number, string>();
   /** Bookkeeping that may only happen once the current transaction has committed, or that undoes itself when it rolled back. */
@@ -142,7 +147,7 @@ class WriterThread {
       });
       this.#checkpoints = new CheckpointPolicy({ thresholdBytes: config.checkpointThresholdBytes, restartWaitMs: config.transactionBudgetMs }, {
         walBytes: () => this.#walBytes(),
-        passive: () => toResult(this.#checkpoint('PASSIVE')),
+        passive: (quiet) => toResult(this.#checkpoint('PASSIVE', quiet)),
         restart: (waitMs) => this.#restart(waitMs),
         pinningReaders: () => pinningReaders(config.path),
         alert: (level, message, figures) => this.#raise({ level, message, figures }),
@@ -562,7 +567,16 @@ class WriterThread {
     const gap = this.#neighbours.gapBeforeBegin(expectedHoldMs);
     if (gap <= 0) return;
     const started = performance.now();
-    await sleep(gap, this.#stopping.signal).catch(() => undefined);
+    const end = started + gap;
+    // A gap is the only time a neighbour can commit, so while a reader holds the checkpoint
+    // back the writer looks every few ms of it: the copy after the reader lets go is then the
+    // writer's, not a neighbour's inside its COMMIT (see CheckpointPolicy.inGap).
+    while (this.#flags.wal_mode && this.#checkpoints.watching && !this.#stopping.signal.aborted && end - performance.now() > GAP_LOOK_MS) {
+      this.#checkpoints.inGap();
+      await sleep(GAP_LOOK_MS, this.#stopping.signal).catch(() => undefined);
+    }
+    const left = end - performance.now();
+    if (left > 0) await sleep(left, this.#stopping.signal).catch(() => undefined);
     this.#minute.yields++;
     this.#minute.yieldMs += performance.now() - started;
   }
@@ -697,7 +711,8 @@ class WriterThread {
     }
   }
 
-  #checkpoint(mode: CheckpointMode): CheckpointInfo {
+  /** `quiet`: a look that copied nothing is not reported (the policy looks often while a reader pins the WAL). */
+  #checkpoint(mode: CheckpointMode, quiet = false): CheckpointInfo {
     const walBytesBefore = this.#walBytes();
     const started = performance.now();
     const [result] = this.#db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
@@ -709,7 +724,8 @@ class WriterThread {
       walBytesBefore,
       durationMs: performance.now() - started,
     };
-    notify({ type: 'checkpoint', info });
+    if (!quiet || info.checkpointedPages !== this.#lastCheckpointed) notify({ type: 'checkpoint', info });
+    this.#lastCheckpointed = info.checkpointedPages;
     return info;
   }
 
