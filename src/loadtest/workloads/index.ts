@@ -1,6 +1,6 @@
 /** `loadtest --workloads`: the workload profiles compared under contention. */
-export { runWorkloadComparison, WORKLOAD_NOISE_FLOOR } from './run.js';
-export type { MixNoise, WorkloadComparisonOptions, WorkloadComparisonReport, WorkloadProgress } from './run.js';
+export { planWorkloadRuns, runWorkloadComparison, WORKLOAD_NOISE_FLOOR } from './run.js';
+export type { MixNoise, PlannedRun, WorkloadComparisonOptions, WorkloadComparisonReport, WorkloadProgress } from './run.js';
 export { CONTENTION_MIX_NAMES, CONTENTION_MIXES, WORKLOAD_FIGURES, mixLeagues } from './mixes.js';
 export type { ContentionMix, ContentionMixName, WorkloadFigure, WorkloadFigureName } from './mixes.js';
 export { combineRuns, spreadOf } from './cells.js';

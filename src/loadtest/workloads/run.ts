@@ -15,6 +15,7 @@ import { demoSource } from '../../source/demo/index.js';
 import type { LockWaitStrategy } from '../../writer/protocol.js';
 import type { LoadTestConfiguration } from '../configurations.js';
 import { loadAverage, machineInfo, type MachineInfo } from '../machine.js';
+import { THROUGHPUT_NOISE } from '../run.js';
 import { runScenario } from '../scenario.js';
 import { demoWorkload, type LoadTestWorkload } from '../workload.js';
 import { COMPARISON_FLAGS, combineRuns, runFiguresOf, spreadOf, type WorkloadCell, type WorkloadRunFigures } from './cells.js';
@@ -99,9 +100,11 @@ export interface WorkloadComparisonReport {
 
 /**
  * The least noise a verdict assumes, whatever the runs measured: two runs that happen to land
- * close together do not prove the machine is that steady.
+ * close together do not prove the machine is that steady. The load test's own floor
+ * (THROUGHPUT_NOISE, 25 %): what one configuration's throughput moves between runs on a shared
+ * 2-core machine (docs/loadtest.md).
  */
-export const WORKLOAD_NOISE_FLOOR = 0.1;
+export const WORKLOAD_NOISE_FLOOR = THROUGHPUT_NOISE;
 
 const WORKLOAD_SEASONS = [2020, 2021, 2022, 2023, 2024, 2025];
 const HISTORY_SEASONS = [2014, 2015, 2016, 2017, 2018, 2019];
@@ -151,18 +154,8 @@ export async function runWorkloadComparison(options: WorkloadComparisonOptions):
   const workloads = new Map(mixes.map((mix) => [mix.name, demoWorkload(mixLeagues(mix, leagues), seasons, 1)]));
   const startLoad = loadAverage();
 
-  // The order of every run: round by round, each mix in turn, the profiles rotated per round;
-  // with one run per cell, a probe first in each mix measures how far two runs of one profile land apart.
-  const probeProfile = profiles.includes(DEFAULT_WORKLOAD) ? DEFAULT_WORKLOAD : profiles[0]!;
-  const plan: Array<{ mix: ContentionMix; profile: WorkloadName; round: number; probe: boolean }> = [];
-  for (let round = 1; round <= runs; round++) {
-    const shift = (round - 1) % profiles.length;
-    const order = [...profiles.slice(shift), ...profiles.slice(0, shift)];
-    for (const mix of mixes) {
-      if (runs === 1 && profiles.length > 1) plan.push({ mix, profile: probeProfile, round: 0, probe: true });
-      for (const profile of order) plan.push({ mix, profile, round, probe: false });
-    }
-  }
+  const probeProfile = probeProfileOf(profiles);
+  const plan = planWorkloadRuns(profiles, mixes, runs);
 
   const scratch = mkdtempSync(join(options.folder, '.loadtest-workloads-'));
   const byCell = new Map<string, WorkloadRunFigures[]>();
@@ -235,6 +228,38 @@ export async function runWorkloadComparison(options: WorkloadComparisonOptions):
     noise,
     verdicts,
   };
+}
+
+/** The profile run twice for the noise when each cell runs once: the default when it is compared. */
+function probeProfileOf(profiles: readonly WorkloadName[]): WorkloadName {
+  return profiles.includes(DEFAULT_WORKLOAD) ? DEFAULT_WORKLOAD : profiles[0]!;
+}
+
+export interface PlannedRun<M> {
+  mix: M;
+  profile: WorkloadName;
+  /** 1-based; 0 for the noise probe. */
+  round: number;
+  probe: boolean;
+}
+
+/**
+ * The order of every run: round by round, each mix in turn, the profiles' order rotated by one
+ * each round (so each profile runs first, and last, as often as the others); with one run per
+ * cell, a probe of one profile first in each mix measures how far two runs of one profile land apart.
+ */
+export function planWorkloadRuns<M>(profiles: readonly WorkloadName[], mixes: readonly M[], runs: number): Array<PlannedRun<M>> {
+  const probeProfile = probeProfileOf(profiles);
+  const plan: Array<PlannedRun<M>> = [];
+  for (let round = 1; round <= runs; round++) {
+    const shift = (round - 1) % profiles.length;
+    const order = [...profiles.slice(shift), ...profiles.slice(0, shift)];
+    for (const mix of mixes) {
+      if (runs === 1 && profiles.length > 1) plan.push({ mix, profile: probeProfile, round: 0, probe: true });
+      for (const profile of order) plan.push({ mix, profile, round, probe: false });
+    }
+  }
+  return plan;
 }
 
 const CONFIGURATION: LoadTestConfiguration = Object.freeze({
