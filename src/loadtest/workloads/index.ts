@@ -5,6 +5,6 @@ export { CONTENTION_MIX_NAMES, CONTENTION_MIXES, WORKLOAD_FIGURES, mixLeagues } 
 export type { ContentionMix, ContentionMixName, WorkloadFigure, WorkloadFigureName } from './mixes.js';
 export { combineRuns, spreadOf } from './cells.js';
 export type { WorkloadCell, WorkloadRunFigures } from './cells.js';
-export { recommendWorkload } from './verdict.js';
+export { advantage, recommendWorkload } from './verdict.js';
 export type { WorkloadVerdict } from './verdict.js';
 export { formatWorkloadTable } from './table.js';
