@@ -26,7 +26,7 @@ import { openDatabase } from '../src/db/open.js';
 import { insertTransactionSql, JOB_COLUMNS } from '../src/db/schema.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoLeagueKeys, generateDemoSeason } from '../src/source/demo/index.js';
-import { rowToTuple, TRANSACTION_COLUMNS, type RowTuple } from '../src/source/types.js';
+import { rowToTuple, TRANSACTION_COLUMNS, type RowTuple } from '../src/model/index.js';
 import { costSince, sampleCost } from './cost.js';
 import { demoWorkload, formatRate, jobColumns, median, scratchDir, type Workload } from './lib.js';
 

@@ -8,7 +8,7 @@
  *
  * Options: --runs N (default 3; also the runs per lock-wait strategy), --leagues N (default 25:
  * about 300,000 rows over 10 seasons), --pairs N (listeners on/off pairs, default 6), --quick
- * (small sizes, for a smoke test), --only throughput,legacy,events,lockwait,neighbours,distributed,transfer,insert,memory,
+ * (small sizes, for a smoke test), --only throughput,legacy,events,lockwait,neighbours,distributed,transfer,import,insert,memory,
  * --batches-per-transaction N (insert: 100-row batches per transaction, default 35, the engine's size),
  * --engine-option key=value (neighbours), --json.
  */
@@ -27,6 +27,7 @@ import { distributedSection } from './distributed.js';
 import { demoWorkload, formatRate, median, rawInsert, scratchDir, type Workload } from './lib.js';
 import { formatCost, withCost, type RowCost } from './cost.js';
 import { insertMethods } from './insert-methods.js';
+import { bulkImport } from './bulk-import.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -216,6 +217,7 @@ const report = {
   ...(wanted('neighbours') ? { neighbours: await neighboursSection({ quick, runs: option('--runs', 1), engineOptions, log }) } : {}),
   ...(wanted('distributed') ? { distributed: await distributedSection({ quick, runs: option('--runs', 1), log }) } : {}),
   ...(wanted('transfer') ? { transfer: transferCost() } : {}),
+  ...(wanted('import') ? { bulkImport: await bulkImport({ runs, leagues: leagueCount, seasons, log }) } : {}),
   ...(wanted('insert') ? { insertMethods: await insertMethods({ runs, leagues: leagueCount, seasons, batchesPerTransaction: option('--batches-per-transaction', 35), log }) } : {}),
   ...(wanted('memory') ? { memory: memory() } : {}),
 };

@@ -7,17 +7,29 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { BackfillError } from '../../errors.js';
 import { parseYahooError } from '../yahoo/parse.js';
-import { LEAGUE_KEY_PATTERN, readJsonResponse, readNdjson, readXmlResponse } from './records.js';
+import { indexNdjson, readIndexedLine } from './ndjson.js';
+import type { NdjsonLine } from './ndjson.js';
+import { LEAGUE_KEY_PATTERN, readJsonResponse, readXmlResponse } from './records.js';
 import type { InputRecord } from './records.js';
 import { inferSeason } from './seasons.js';
 import type { SeasonEvidence } from './seasons.js';
+
+/** A record as the input keeps it: parsed (saved responses), or a line of NDJSON parsed when paged. */
+export type StoredRecord = InputRecord | NdjsonLine;
 
 /** One league of the input: its season and its records in input order. */
 export interface InputLeague {
   leagueKey: string;
   season: number;
   seasonEvidence: SeasonEvidence;
-  records: InputRecord[];
+  records: StoredRecord[];
+}
+
+/** Records [start, start + count) of a league, as fresh objects the caller may change. */
+export function readRecords(league: InputLeague, start: number, count: number): InputRecord[] {
+  return league.records.slice(start, start + count).map((record) => ('kind' in record
+    ? readIndexedLine(record)
+    : { leagueKey: record.leagueKey, rows: record.rows.map((row) => ({ ...row })), rejected: record.rejected.map((entry) => ({ ...entry })) }));
 }
 
 export interface LoadedInput {
@@ -34,7 +46,7 @@ const EXPECTED = 'a saved API response (.json or .xml), an NDJSON file of rows (
 
 /** What one file contributed. */
 interface FileRecords {
-  records: InputRecord[];
+  records: StoredRecord[];
   metadata: Array<{ leagueKey: string; season: number }>;
 }
 
@@ -72,17 +84,29 @@ export async function loadInput(input: string): Promise<LoadedInput> {
     throw inputError(`Input ${path} is neither a file nor a folder; expected ${EXPECTED}`);
   }
 
-  const records: InputRecord[] = [];
+  const records: StoredRecord[] = [];
   const metadataSeasons = new Map<string, number>();
   for (const file of files) {
     const read = await readInputFile(file);
-    records.push(...read.records);
+    // Not push(...records): a spread of a few hundred thousand arguments overflows the stack.
+    for (const record of read.records) records.push(record);
     for (const { leagueKey, season } of read.metadata) if (!metadataSeasons.has(leagueKey)) metadataSeasons.set(leagueKey, season);
   }
-  if (!records.some((record) => record.rows.length > 0 || record.rejected.length > 0)) {
+  // Every indexed NDJSON line is a row or a rejected record.
+  if (!records.some((record) => 'kind' in record || record.rows.length > 0 || record.rejected.length > 0)) {
     throw inputError(`Input ${path} holds no transactions${files.length > 1 ? ` in any of its ${files.length} files` : ''}`);
   }
   return { path, files, leagues: groupByLeague(path, records, metadataSeasons) };
+}
+
+function earliestTimestamp(records: readonly StoredRecord[]): number | null {
+  let earliest: number | null = null;
+  for (const record of records) {
+    for (const { timestamp } of ('kind' in record ? readIndexedLine(record) : record).rows) {
+      if (timestamp !== null && (earliest === null || timestamp < earliest)) earliest = timestamp;
+    }
+  }
+  return earliest;
 }
 
 function isSupported(name: string): boolean {
@@ -90,15 +114,16 @@ function isSupported(name: string): boolean {
 }
 
 async function readInputFile(file: string): Promise<FileRecords> {
-  const text = await readFile(file, 'utf8').catch((error: Error) => {
+  const bytes = await readFile(file).catch((error: Error) => {
     throw inputError(`Input ${file} cannot be read: ${error.message}`, error);
   });
   const extension = extname(file).toLowerCase();
   if (extension === '.ndjson' || extension === '.jsonl') {
-    const records = readNdjson(text);
+    const records = indexNdjson(bytes);
     if (records.length === 0) throw inputError(`Input ${file} holds no rows (every line is blank)`);
     return { records, metadata: [] };
   }
+  const text = bytes.toString('utf8');
   if (extension === '.xml') return readXmlFile(file, text);
   return readJsonFile(file, text);
 }
@@ -141,11 +166,15 @@ function readXmlFile(file: string, text: string): FileRecords {
  * that is not even JSON) goes with the record before it, or the first one after it when it
  * leads: it is still stored as rejected, under a job of the same input.
  */
-function groupByLeague(path: string, records: readonly InputRecord[], metadataSeasons: ReadonlyMap<string, number>): Map<string, InputLeague> {
-  const grouped = new Map<string, InputRecord[]>();
+function groupByLeague(path: string, records: readonly StoredRecord[], metadataSeasons: ReadonlyMap<string, number>): Map<string, InputLeague> {
+  const grouped = new Map<string, StoredRecord[]>();
   const firstKnown = records.find((record) => record.leagueKey !== null)?.leagueKey ?? null;
   if (firstKnown === null) {
-    const reason = records.flatMap((record) => record.rejected)[0]?.reason;
+    let reason: string | undefined;
+    for (const record of records) {
+      reason = ('kind' in record ? readIndexedLine(record) : record).rejected[0]?.reason;
+      if (reason !== undefined) break;
+    }
     throw inputError(`Input ${path} holds no record that names its league${reason === undefined ? '' : `; the first problem: ${reason}`}`);
   }
   let current = firstKnown;
@@ -161,11 +190,10 @@ function groupByLeague(path: string, records: readonly InputRecord[], metadataSe
     if (!LEAGUE_KEY_PATTERN.test(leagueKey)) {
       throw inputError(`Input ${path} holds transactions of ${JSON.stringify(leagueKey)}, which is not a league key of the form {game_key}.l.{league_id}`);
     }
-    let earliest: number | null = null;
-    for (const record of leagueRecords) {
-      for (const { timestamp } of record.rows) if (timestamp !== null && (earliest === null || timestamp < earliest)) earliest = timestamp;
-    }
-    const season = inferSeason(leagueKey, metadataSeasons.get(leagueKey), earliest);
+    // The earliest timestamp is the last evidence of a season, and NDJSON lines are only read
+    // for it when the league's metadata and game key say nothing.
+    const season = inferSeason(leagueKey, metadataSeasons.get(leagueKey), null)
+      ?? inferSeason(leagueKey, undefined, earliestTimestamp(leagueRecords));
     if (season === null) {
       throw inputError(`Input ${path}: cannot tell the season of league ${leagueKey}: no league metadata, a game key that is not in the table, and no timestamps`);
     }

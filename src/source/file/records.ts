@@ -168,40 +168,68 @@ export const LEAGUE_KEY_PATTERN = /^(\d+|[a-z]+)\.l\.\d+$/;
  */
 export function readNdjson(text: string): InputRecord[] {
   const records: InputRecord[] = [];
-  const lines = text.split(/\r?\n/);
-  lines.forEach((line, index) => {
-    if (line.trim() === '') return;
-    const lineNumber = index + 1;
-    const reject = (reason: string, leagueKey: string | null = null): void => {
-      records.push({ leagueKey, rows: [], rejected: [{ raw: line.slice(0, RAW_LIMIT), reason: `line ${lineNumber}: ${reason}` }] });
-    };
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      reject(`not valid JSON (${(error as Error).message})`);
-      return;
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      reject(`${Array.isArray(value) ? 'an array' : `a ${value === null ? 'null' : typeof value}`}, not an object of row columns`);
-      return;
-    }
-    const row = rowOfColumns(value as JsonObject);
-    if (row.ok) records.push({ leagueKey: row.value.leagueKey, rows: [row.value], rejected: [] });
-    else reject(row.reason, row.leagueKey);
+  text.split(/\r?\n/).forEach((line, index) => {
+    const record = readNdjsonLine(line, index + 1);
+    if (record !== null) records.push(record);
   });
   return records;
 }
 
+/** The record of one NDJSON line (without its line break), or null for a blank line. */
+export function readNdjsonLine(line: string, lineNumber: number): InputRecord | null {
+  if (line.trim() === '') return null;
+  const reject = (reason: string, leagueKey: string | null = null): InputRecord =>
+    ({ leagueKey, rows: [], rejected: [{ raw: line.slice(0, RAW_LIMIT), reason: `line ${lineNumber}: ${reason}` }] });
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return reject(`not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return reject(`${Array.isArray(value) ? 'an array' : `a ${value === null ? 'null' : typeof value}`}, not an object of row columns`);
+  }
+  const row = rowOfColumns(value as JsonObject);
+  return row.ok ? { leagueKey: row.value.leagueKey, rows: [row.value], rejected: [] } : reject(row.reason, row.leagueKey);
+}
+
 type RowCheck = { ok: true; value: TransactionRow } | { ok: false; reason: string; leagueKey: string | null };
 
+/** A field of a row object by its camelCase name, else its snake_case column. */
+function readField(object: JsonObject, name: RowField): unknown {
+  return Object.hasOwn(object, name) ? object[name] : Object.hasOwn(object, COLUMN_OF[name]) ? object[COLUMN_OF[name]] : undefined;
+}
+
+/** The league a row object names: its leagueKey, else the one in its transactionKey (not yet checked against the pattern). */
+function leagueKeyOfObject(object: JsonObject): string | null {
+  const givenLeagueKey = readField(object, 'leagueKey');
+  if (typeof givenLeagueKey === 'string' && givenLeagueKey !== '') return givenLeagueKey;
+  const transactionKey = readField(object, 'transactionKey');
+  return typeof transactionKey === 'string' ? leagueKeyOfTransactionKey(transactionKey) : null;
+}
+
+/**
+ * The league of an NDJSON line's record, as `readNdjsonLine` would file it, without checking
+ * the rest of the row: undefined for a blank line. The record of a line names its league
+ * whether or not the row is valid, so this is all that grouping the input needs; the row is
+ * checked when its page is read.
+ */
+export function ndjsonLineLeague(line: string): string | null | undefined {
+  if (line.trim() === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const leagueKey = leagueKeyOfObject(value as JsonObject);
+  return leagueKey !== null && LEAGUE_KEY_PATTERN.test(leagueKey) ? leagueKey : null;
+}
+
 function rowOfColumns(object: JsonObject): RowCheck {
-  const read = (name: RowField): unknown => (Object.hasOwn(object, name) ? object[name] : Object.hasOwn(object, COLUMN_OF[name]) ? object[COLUMN_OF[name]] : undefined);
-  const transactionKey = read('transactionKey');
-  const givenLeagueKey = read('leagueKey');
-  const leagueKey = typeof givenLeagueKey === 'string' && givenLeagueKey !== ''
-    ? givenLeagueKey
-    : typeof transactionKey === 'string' ? leagueKeyOfTransactionKey(transactionKey) : null;
+  const read = (name: RowField): unknown => readField(object, name);
+  const leagueKey = leagueKeyOfObject(object);
   const fail = (reason: string): RowCheck => ({ ok: false, reason, leagueKey: leagueKey !== null && LEAGUE_KEY_PATTERN.test(leagueKey) ? leagueKey : null });
 
   const text: Partial<Record<RowField, string | null>> = {};

@@ -14,7 +14,7 @@ import { InvalidOptionError, SourceError } from '../../errors.js';
 import type { ParsedPage } from '../../model/index.js';
 import type { PageRequest, Source, SourceSpec } from '../types.js';
 import { isPlainObject, rejectUnknownOptions } from '../yahoo/options.js';
-import { loadInput } from './load.js';
+import { loadInput, readRecords } from './load.js';
 import type { LoadedInput } from './load.js';
 
 export interface FileSourceOptions {
@@ -100,10 +100,10 @@ export function createFileSource(options: unknown): Source {
         const jobs = [...leagues.values()].map((entry) => `${entry.leagueKey} ${entry.season}`).join(', ');
         throw new SourceError(`Input ${input} has no transactions of league ${job.leagueKey} season ${job.season}; it has: ${jobs}`);
       }
-      const records = league.records.slice(start, start + pageSize);
+      const records = readRecords(league, start, pageSize);
       return {
-        rows: records.flatMap((record) => record.rows.map((row) => ({ ...row }))),
-        rejected: records.flatMap((record) => record.rejected.map((entry) => ({ ...entry }))),
+        rows: records.flatMap((record) => record.rows),
+        rejected: records.flatMap((record) => record.rejected),
         recordCount: records.length,
       };
     },
