@@ -15,7 +15,7 @@ export type { YahooSourceOptions, LeagueSeason } from './source/yahoo/source.js'
 export { fileSource, planFileJobs } from './source/file/source.js';
 export type { FileSourceOptions, FileJob } from './source/file/source.js';
 export { parseTransactionsResponse, parseLeagueMetadata } from './source/yahoo/parse.js';
-export { TRANSACTION_COLUMNS } from './model/index.js';
+export { JOB_STATES, TRANSACTION_COLUMNS } from './model/index.js';
 export type { FetchTransport, FetchTransportContext, FetchTransportFactory } from './workers/transport.js';
 export type { FetchTask, FetchTaskResult, FetchedPage, EncodedBatch } from './workers/protocol.js';
 export type { JobRef, ParsedPage, RejectedRecord, TransactionRow } from './model/index.js';
@@ -39,6 +39,14 @@ export { findLockHolders, describeHolders, writeLockHolders } from './db/locking
 export type { LockHolder, SqliteLockName } from './db/locking/lock-holders.js';
 export { backupDatabase, defaultBackupPath, BACKUP_METHODS, BackupVerificationError, BackupDestinationExistsError } from './db/backup.js';
 export type { BackupMethod, BackupOptions, BackupResult, BackupVerification } from './db/backup.js';
+export { describeBackup, formatRows } from './db/backup-report.js';
+export { readJobLog, queryJobLog } from './db/job-log.js';
+export type { JobLog, JobLogEntry, JobLogQuery, ReadJobLogOptions } from './db/job-log.js';
+export { fileIdentity, sameFile, databaseFileChange } from './db/file-identity.js';
+export type { FileIdentity } from './db/file-identity.js';
+export type { DatabaseStatistics } from './db/inspect.js';
+export { describeLockWaits } from './db/locking/operation-lock.js';
+export { formatBytes } from './db/validate.js';
 export { maintainDatabase } from './db/maintain.js';
 export type { MaintenanceOptions, MaintenanceReport, MaintenanceStep, MaintenanceStepName } from './db/maintain.js';
 export { rollbackEverything, RollbackError } from './db/rollback.js';
@@ -47,11 +55,12 @@ export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './db/locking/retry-polic
 export type { CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
 export {
   BackfillError, ClosedError, DatabaseLockedError, DatabaseOpenError, FlagsFileError, InvalidOptionError, SourceError, WriterRunningError, ERROR_CODES,
-  isLockError,
+  isLockError, USAGE_ERROR_CODES,
 } from './errors.js';
 export type { ErrorCode, SerializedError } from './errors.js';
-export { createCliLogger, silentLogger } from './logger.js';
-export type { Logger } from './logger.js';
+export { createCliLogger, silentLogger, LOG_FORMATS, LOG_LEVELS } from './logger.js';
+export type { LogFormat, Logger } from './logger.js';
+export { packageVersion } from './util/package-version.js';
 export * from './db/guide.js';
 export * from './distributed/index.js';
 export * from './server/index.js';

@@ -1,10 +1,6 @@
 import { join } from 'node:path';
 import type { LevelWithSilent } from 'pino';
-// Not from the package entry: main.ts loads this file for every invocation, and the entry
-// loads bullmq and ioredis (about 0.5 s of CPU), which --version and --help must not pay.
-import { InvalidOptionError } from '../errors.js';
-import { resolveFlagsPath } from '../flags/index.js';
-import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from '../logger.js';
+import { createCliLogger, InvalidOptionError, LOG_FORMATS, LOG_LEVELS, resolveFlagsPath, type LogFormat, type Logger } from '../index.js';
 import { terminalLines, type OutputStream } from './output.js';
 
 /** The options every command accepts (DESIGN section 6). */

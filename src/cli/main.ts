@@ -5,12 +5,19 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { BackfillError, USAGE_ERROR_CODES } from '../errors.js';
-import { resolveContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
-import { addExamples, addExitCodes, STANDARD_EXIT_CODES, withDefault } from './help.js';
-import { packageVersion } from '../util/package-version.js';
+import type { CliContext, CliIo, CommonOptions } from './context.js';
+import { EXIT } from './exit-codes.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+// Until every command names exit-codes.js (a command being edited elsewhere may still name this file).
+export { EXIT };
+import { addExamples, addExitCodes, STANDARD_EXIT_CODES, withDefault } from './help.js';
+
+/**
+ * The package entry, loaded only once a command runs (or the version or an error is asked
+ * for): it loads SQLite, the thread pools and every module of the library, which --help and
+ * the listing of commands do not need. Command modules import it themselves.
+ */
+const library = (): Promise<typeof import('../index.js')> => import('../index.js');
 
 /** What every module under commands/ exports. */
 export interface CommandModule {
@@ -72,9 +79,11 @@ function addCommonOptions(command: Command): Command {
  * call it in-process and the caller decides when the process ends.
  */
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  // The version is printed only for -V or --version, so only then is the library loaded for it.
+  const version = argv.includes('-V') || argv.includes('--version') ? (await library()).packageVersion() : '';
   const program = new Command('league-backfill')
     .description('Backfill fantasy-league transactions into SQLite with one writer: parallel fetches, serial commits, no "database is locked".')
-    .version(packageVersion(), '-V, --version', 'print the version of league-backfill and exit')
+    .version(version, '-V, --version', 'print the version of league-backfill and exit')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -117,7 +126,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: { code: 'ERR_INVALID_OPTION', message: error.message } })}\n`);
       return usageExit; // commander already printed the message and the usage hint
     }
-    return reportError(error, io, argv.includes('--json'), usageExit);
+    return await reportError(error, io, argv.includes('--json'), usageExit);
   }
   if (!chosen) {
     program.outputHelp();
@@ -125,15 +134,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   let context: CliContext | undefined;
   try {
+    const { resolveContext } = await import('./context.js');
     context = resolveContext(chosen.options as CommonOptions, io);
     return await chosen.module.run(context, chosen.options, chosen.args);
   } catch (error) {
-    return reportError(error, io, context?.json ?? argv.includes('--json'), usageExit);
+    return await reportError(error, io, context?.json ?? argv.includes('--json'), usageExit);
   }
 }
 
 /** Prints one clear line (and, with --json, one JSON object) and returns the exit code for the error. */
-export function reportError(error: unknown, io: CliIo, json: boolean, usageExit: number = EXIT.usage): number {
+export async function reportError(error: unknown, io: CliIo, json: boolean, usageExit: number = EXIT.usage): Promise<number> {
+  const { BackfillError, USAGE_ERROR_CODES } = await library();
   const isBackfillError = error instanceof BackfillError;
   const code = isBackfillError ? error.code : 'ERR_INTERNAL';
   const message = error instanceof Error ? error.message : String(error);

@@ -2,7 +2,7 @@
  * Parsers for what users type: season ranges, league keys, numbers. Pure, so they are
  * property-tested, and each error names the option, what was expected and what was given.
  */
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError } from '../index.js';
 
 export const MIN_SEASON = 1990;
 export const MAX_SEASON = 2100;

@@ -1,5 +1,9 @@
 /** The job as every layer names it, and what a committed batch adds to its counts. */
 
+/** Every state a job goes through, in the order of its life. */
+export const JOB_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
 /** One job of a source: the transactions of one league in one season. */
 export interface JobRef {
   /** Stable id of the job (`job_log.job_id`, `transactions.job_id`). */

@@ -1,7 +1,7 @@
 import { BackfillError, InvalidOptionError } from '../errors.js';
-import type { BatchCounts, JobRef } from '../model/index.js';
+import type { BatchCounts, JobRef, JobState } from '../model/index.js';
 
-export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type { JobState };
 
 export interface JobRequest {
   /** The league, as `{game_key}.l.{league_id}` (for Yahoo: the newest season's key). */

@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
 import {
   BackfillError, bullmqTransport, createEngine, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs,
-  serveEngineMetrics, yahooSource, type EngineMetricsServer,
+  serveEngineMetrics, yahooSource, databaseFileChange, fileIdentity, USAGE_ERROR_CODES, type EngineMetricsServer,
   type Engine, type EngineOptions, type ErrorCode, type JobHandle, type JobRequest, type JobSummary, type LockWaitStrategy, type SourceSpec,
 } from '../../index.js';
-// Not part of the package entry yet: which codes are the user's to fix (exit 2).
-import { USAGE_ERROR_CODES } from '../../errors.js';
 import { printJson, type CliContext } from '../context.js';
-import { databaseFileChange, fileIdentity } from '../database-identity.js';
 import { addExamples, addExitCodes, withDefault } from '../help.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 import { terminalLines } from '../output.js';
 import { parseChoice, parseInteger, parseLeagueKey, parseNumber, parseSeasons } from '../parse.js';
 import { startProgress, type Progress } from '../progress.js';

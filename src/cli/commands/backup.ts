@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
-import { BACKUP_METHODS, backupDatabase, type BackupMethod, type BackupResult } from '../../index.js';
-// Not part of the package entry yet.
-import { describeLockWaits } from '../../db/locking/operation-lock.js';
-import { formatBytes } from '../../db/validate.js';
+import { BACKUP_METHODS, backupDatabase, describeBackup, type BackupMethod } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
 import { addExamples, addExitCodes } from '../help.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 import { parseChoice } from '../parse.js';
 
 export function describe(command: Command): void {
@@ -46,23 +43,4 @@ export async function run(context: CliContext, options: Record<string, unknown>,
     for (const line of describeBackup(result)) context.stdout.write(`  ${line}\n`);
   }
   return EXIT.ok;
-}
-
-/** The lines that describe a backup, shared with `maintain`. */
-export function describeBackup(result: BackupResult): string[] {
-  const counted = result.verification.rowCounts === 'same-snapshot'
-    ? 'rows equal to the source in the snapshot the copy was made from'
-    : 'rows between the source counts before and after the copy (another process wrote meanwhile)';
-  return [
-    `copy: ${result.path} (${formatBytes(result.sizeBytes)}, ${result.method}${result.replaced ? ', replaced the file that was there' : ''})`,
-    `verified: integrity_check ok, journal mode delete, no -wal or -shm; ${counted}`,
-    `rows: ${formatRows(result.rows)}`,
-    // A backup only reads: it waits only where another process's commit blocks readers (rollback-journal mode).
-    ...(result.lockWaits.count > 0 ? [describeLockWaits(result.lockWaits, 'a lock')] : []),
-  ];
-}
-
-export function formatRows(rows: Record<string, number>): string {
-  const entries = Object.entries(rows);
-  return entries.length === 0 ? 'no tables' : entries.map(([table, count]) => `${table} ${count.toLocaleString('en-US')}`).join(', ');
 }

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { checkDatabasePath, DEFAULT_DASHBOARD_PORT, InvalidOptionError, isLoopback, startDashboard, type DashboardServer } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { addExamples, addExitCodes } from '../help.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 import { parseInteger, parseNumber } from '../parse.js';
 
 export function describe(command: Command): void {

@@ -4,7 +4,7 @@ import {
   setWorkload, updateFlags, type FlagName, type FlagsState, type ProfileName,
 } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 
 const ACTIONS = ['list', 'enable', 'disable', 'profile', 'reset'] as const;
 

@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
-import { BACKUP_METHODS, maintainDatabase, type BackupMethod, type MaintenanceReport, type MaintenanceStepName } from '../../index.js';
-// Not part of the package entry yet.
-import type { DatabaseStatistics } from '../../db/inspect.js';
-import { describeLockWaits } from '../../db/locking/operation-lock.js';
-import { formatBytes } from '../../db/validate.js';
+import {
+  BACKUP_METHODS, describeBackup, describeLockWaits, formatBytes, formatRows, maintainDatabase,
+  type BackupMethod, type DatabaseStatistics, type MaintenanceReport, type MaintenanceStepName,
+} from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
 import { addExamples, addExitCodes } from '../help.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 import { parseChoice } from '../parse.js';
-import { describeBackup, formatRows } from './backup.js';
 
 export function describe(command: Command): void {
   command

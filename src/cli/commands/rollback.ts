@@ -4,7 +4,7 @@ import {
   type DatabaseRollback, type RollbackDrillResult, type RollbackResult,
 } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 import { parseNumber } from '../parse.js';
 
 export function describe(command: Command): void {

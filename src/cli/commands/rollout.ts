@@ -8,7 +8,7 @@ import {
   type RolloutFigures, type RolloutLogEntry, type RolloutOptions, type RolloutStatus,
 } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 import { parseNumber } from '../parse.js';
 
 const ACTIONS = ['status', 'next', 'back'] as const;

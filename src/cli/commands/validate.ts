@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { validateEnvironment } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 
 export function describe(command: Command): void {
   command.addHelpText('after', `

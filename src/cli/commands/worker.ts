@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_QUEUE_PREFIX, InvalidOptionError, PACKAGE_VERSION, startFetchWorker, type FetchWorkerStats } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
 import { addExamples, addExitCodes, withDefault } from '../help.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit-codes.js';
 import { parseInteger } from '../parse.js';
 
 /** How often a worker with something new to say logs its totals. */
