@@ -14,6 +14,9 @@ export function jobColumns(jobId: string): [jobId: string, season: number, leagu
   return [jobId, Number(jobId.slice(split + 1)), jobId.slice(0, split)];
 }
 
+/** The seasons of every league in the throughput, import and profile benches. */
+export const BENCH_SEASONS = [2016, 2017, 2018, 2019, 2020, 2021, 2022, 2023, 2024, 2025];
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
