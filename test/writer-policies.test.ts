@@ -66,6 +66,27 @@ describe('the neighbour policy', () => {
     expect(policy.takeNeighbourCommits()).toBe(1);
   });
 
+  it('keeps a gap open after a neighbour commits in it, so one shut out by that commit gets another try, up to twice the gap', () => {
+    const { state, policy } = neighbourPolicy({ others: true });
+    state.now += 100;
+    policy.lockReleased();
+    const started = state.now;
+    const planned = started + policy.gapBeforeBegin(100);
+    expect(planned - started).toBe(25);
+    // No neighbour commit: the gap ends as planned.
+    state.now += 10;
+    expect(policy.gapEnd(started, planned)).toBe(planned);
+    // A commit 20 ms into the gap: it goes on 25 ms after it is seen...
+    state.now += 10;
+    state.dataVersion++;
+    expect(policy.gapEnd(started, planned)).toBe(started + 45);
+    // ...and never past twice the gap, however often neighbours commit.
+    state.now += 20;
+    state.dataVersion++;
+    expect(policy.gapEnd(started, planned)).toBe(started + 50);
+    expect(policy.takeNeighbourCommits()).toBe(2);
+  });
+
   it('is off with a gap of 0', () => {
     const { state, policy } = neighbourPolicy({ others: true, gapMs: 0 });
     state.now += 100;

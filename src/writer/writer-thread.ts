@@ -55,8 +55,8 @@ if (!port) throw new Error('writer-thread.js must run as a worker thread');
 const config = workerData as WriterConfig;
 const notify = (notice: WriterNotice): void => port.postMessage(notice);
 
-/** How often the writer looks at a pinned WAL during a gap (ms). */
-const GAP_LOOK_MS = 2;
+/** How often the writer looks at its neighbours' commits (and a pinned WAL) during a gap (ms). */
+const GAP_STEP_MS = 2;
 
 /** What kind of write begins a transaction: it decides how BEGIN is spelled (see #begin). */
 type WriteKind = 'batch' | 'submit' | 'bookkeeping' | 'session';
@@ -567,16 +567,17 @@ class WriterThread {
     const gap = this.#neighbours.gapBeforeBegin(expectedHoldMs);
     if (gap <= 0) return;
     const started = performance.now();
-    const end = started + gap;
-    // A gap is the only time a neighbour can commit, so while a reader holds the checkpoint
-    // back the writer looks every few ms of it: the copy after the reader lets go is then the
-    // writer's, not a neighbour's inside its COMMIT (see CheckpointPolicy.inGap).
-    while (this.#flags.wal_mode && this.#checkpoints.watching && !this.#stopping.signal.aborted && end - performance.now() > GAP_LOOK_MS) {
-      this.#checkpoints.inGap();
-      await sleep(GAP_LOOK_MS, this.#stopping.signal).catch(() => undefined);
+    const planned = started + gap;
+    // The gap is watched every few ms: it goes on while neighbours commit in it (see
+    // NeighbourPolicy.gapEnd), and while a reader holds the checkpoint back the writer looks
+    // at the WAL, so the copy after that reader lets go is the writer's, not a neighbour's
+    // inside its COMMIT (see CheckpointPolicy.inGap).
+    for (let now = started; !this.#stopping.signal.aborted; now = performance.now()) {
+      const left = this.#neighbours.gapEnd(started, planned) - now;
+      if (left <= 0) break;
+      if (this.#flags.wal_mode && this.#checkpoints.watching) this.#checkpoints.inGap();
+      await sleep(Math.min(left, GAP_STEP_MS), this.#stopping.signal).catch(() => undefined);
     }
-    const left = end - performance.now();
-    if (left > 0) await sleep(left, this.#stopping.signal).catch(() => undefined);
     this.#minute.yields++;
     this.#minute.yieldMs += performance.now() - started;
   }

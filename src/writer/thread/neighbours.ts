@@ -12,6 +12,12 @@
  * that after every transaction lets it in, and costs the engine about gap / (budget + gap) of
  * its lock time. docs/lock-wait.md has the measurements behind the default.
  *
+ * Several waiters share a gap: the first to try takes the lock, and one whose try finds it taken
+ * tries again up to 25 ms later, after the gap would have ended, and then sleeps longer and
+ * longer (100 ms between tries after about 230 ms), missing gap after gap. So a gap goes on for
+ * `extendAfterCommitMs` after each commit of another connection seen in it (up to `maxGapMs`):
+ * it costs the engine only when neighbours are really writing, as much as they write.
+ *
  * A waiter in the busy handler holds no lock while it sleeps, so it cannot be seen. What can
  * be seen is whether anyone else has the file open (in WAL mode every connection holds a
  * shared lock on the -shm file; /proc/locks lists them) and whether anyone else committed
@@ -33,6 +39,14 @@ export interface NeighbourPolicyOptions {
    * took it; short ones (a job's start, a small group) share one gap. @default 100
    */
   windowMs?: number;
+  /** A gap goes on at least this long after a commit of another connection seen in it (ms): a busy handler's try spacing after its first 100 ms. @default gapMs */
+  extendAfterCommitMs?: number;
+  /**
+   * The longest a gap lasts, its extensions included (ms). Twice the gap: a waiter shut out by
+   * another's commit gets one more try in it, and the engine keeps at least
+   * budget / (budget + 2 x gap) of the lock while neighbours write. @default 2 x gapMs
+   */
+  maxGapMs?: number;
 }
 
 export interface NeighbourProbe {
@@ -56,6 +70,8 @@ export class NeighbourPolicy {
   /** When the lock was last free for a whole gap: since then it has been taken nearly all the time. */
   #lastGapEnd = Number.NEGATIVE_INFINITY;
   readonly #windowMs: number;
+  readonly #extendAfterCommitMs: number;
+  readonly #maxGapMs: number;
   /** Commits by other connections seen since the figures were last taken. */
   #neighbourCommits = 0;
 
@@ -64,6 +80,8 @@ export class NeighbourPolicy {
     this.#presenceCheckMs = options.presenceCheckMs ?? 500;
     this.#activeForMs = options.activeForMs ?? 5000;
     this.#windowMs = options.windowMs ?? 100;
+    this.#extendAfterCommitMs = options.extendAfterCommitMs ?? options.gapMs;
+    this.#maxGapMs = options.maxGapMs ?? 2 * options.gapMs;
     this.#probe = probe;
   }
 
@@ -96,6 +114,19 @@ export class NeighbourPolicy {
     if (now - this.#lastGapEnd + expectedHoldMs <= this.#windowMs) return 0;
     this.#lastGapEnd = now + (this.#gapMs - free);
     return this.#gapMs - free;
+  }
+
+  /**
+   * When a gap that began at `startedAt` and was to end at `plannedEnd` ends now (both
+   * performance.now() ms): later when another connection committed during it, so that those
+   * queued behind that commit get their try. Called every few ms of the gap.
+   */
+  gapEnd(startedAt: number, plannedEnd: number): number {
+    this.#observeDataVersion(this.#probe.now());
+    if (this.#neighbourCommitAt < startedAt) return plannedEnd;
+    const end = Math.min(startedAt + this.#maxGapMs, Math.max(plannedEnd, this.#neighbourCommitAt + this.#extendAfterCommitMs));
+    this.#lastGapEnd = Math.max(this.#lastGapEnd, end);
+    return end;
   }
 
   /** Whether the next BEGIN will wait for a gap: the moment for work that needs no lock (a passive checkpoint). */
