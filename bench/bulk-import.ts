@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { createEngine } from '../src/engine.js';
+import { createEngine } from '../src/engine/index.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoLeagueKeys, generateDemoSeason, seasonLeagueKey } from '../src/source/demo/index.js';
 import { fileSource, planFileJobs } from '../src/source/file/source.js';

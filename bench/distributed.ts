@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bullmqTransport } from '../src/distributed/index.js';
-import { createEngine } from '../src/engine.js';
+import { createEngine } from '../src/engine/index.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoLeagueKeys, demoSource } from '../src/source/demo/index.js';
 import { yahooSource } from '../src/source/yahoo/source.js';

@@ -5,7 +5,7 @@
  * events, not the metrics.
  */
 import { join } from 'node:path';
-import { createEngine, type Engine } from '../src/engine.js';
+import { createEngine, type Engine } from '../src/engine/index.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoSource } from '../src/source/demo/index.js';
 import { formatRate, median, scratchDir, type Workload } from './lib.js';

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { createEngine } from '../src/engine.js';
+import { createEngine } from '../src/engine/index.js';
 import { openDatabase } from '../src/db/open.js';
 import { PROFILES } from '../src/flags/index.js';
 import { isLockFailure } from '../src/loadtest/engine-recorder.js';

@@ -19,7 +19,7 @@ import { copyFileSync, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { createEngine, type Engine, type EngineOptions } from '../src/engine.js';
+import { createEngine, type Engine, type EngineOptions } from '../src/engine/index.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { PROFILES } from '../src/flags/index.js';
 import { silentLogger } from '../src/logger.js';

@@ -5,7 +5,7 @@
  *   node profile-child.js import DB NDJSON            `backfill --source file` of an NDJSON file
  * Prints { rows, seconds, transactions, maxLockHoldMs, cpuMs } as JSON (cpuMs: the whole process, every thread).
  */
-import { createEngine } from '../src/engine.js';
+import { createEngine } from '../src/engine/index.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoLeagueKeys, demoSource } from '../src/source/demo/index.js';
 import { fileSource, planFileJobs } from '../src/source/file/source.js';

@@ -119,7 +119,7 @@ export function summarize(profile: CpuProfile, thread: string, file: string): Th
     activities[activity] += micros / 1000;
     if (activity === 'idle') continue;
     const own = stack.find((frame) => ownPath(frame.url) !== null);
-    const label = own ? `${own.functionName || '(anonymous)'} ${ownPath(own.url)}` : `${stack[0]!.functionName || '(anonymous)'} ${stack[0]!.url.replace(/^.*node_modules\//, '')}`;
+    const label = own ? `${own.functionName || `(anonymous, line ${own.lineNumber + 1})`} ${ownPath(own.url)}` : `${stack[0]!.functionName || '(anonymous)'} ${stack[0]!.url.replace(/^.*node_modules\//, '')}`;
     const entry = frames.get(label) ?? { activity, ms: 0 };
     entry.ms += micros / 1000;
     frames.set(label, entry);

@@ -5,7 +5,7 @@
  */
 import type { BackfillError } from '../errors.js';
 import { isLockError } from '../errors.js';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/index.js';
 import { Timeline } from './timeline.js';
 
 /** True when a job's error is a lock error, or was caused by one. */

@@ -1,5 +1,5 @@
 /** What one configuration's run comes to: the figures of the report, from what was measured and counted. */
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/index.js';
 import type { LockWaitStrategy } from '../writer/protocol.js';
 import { flagsOn } from './configurations.js';
 import type { LegacyWriterReport, ReaderReport } from './contenders/protocol.js';

@@ -5,7 +5,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import type { AppliedSettings } from '../db/open.js';
-import { createEngine, type EngineOptions } from '../engine.js';
+import { createEngine, type EngineOptions } from '../engine/index.js';
 import { BackfillError } from '../errors.js';
 import { saveFlags, type WorkloadName } from '../flags/index.js';
 import { silentLogger } from '../logger.js';

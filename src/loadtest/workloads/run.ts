@@ -7,7 +7,7 @@
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createEngine } from '../../engine.js';
+import { createEngine } from '../../engine/index.js';
 import { BackfillError, InvalidOptionError } from '../../errors.js';
 import { assertWorkloadName, DEFAULT_WORKLOAD, WORKLOAD_NAMES, type WorkloadName } from '../../flags/index.js';
 import { silentLogger } from '../../logger.js';
