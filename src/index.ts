@@ -49,8 +49,8 @@ export { describeLockWaits } from './db/locking/operation-lock.js';
 export { formatBytes } from './db/validate.js';
 export { maintainDatabase } from './db/maintain.js';
 export type { MaintenanceOptions, MaintenanceReport, MaintenanceStep, MaintenanceStepName } from './db/maintain.js';
-export { rollbackEverything, RollbackError } from './db/rollback.js';
-export type { RollbackOptions, RollbackResult } from './db/rollback.js';
+export { rollbackEverything, RollbackError } from './db/rollback/index.js';
+export type { RollbackOptions, RollbackResult } from './db/rollback/index.js';
 export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './db/locking/retry-policy.js';
 export type { CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
 export {

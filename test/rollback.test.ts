@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RollbackResult } from '../src/db/rollback.js';
+import type { RollbackResult } from '../src/db/rollback/index.js';
 import type { RollbackDrillResult } from '../src/db/rollout/drill.js';
 import { FLAG_NAMES, PROFILES, formatFlags } from '../src/flags/index.js';
 import { runCli } from './helpers/cli.js';

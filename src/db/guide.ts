@@ -17,5 +17,5 @@ export type { HealthWriter } from './health.js';
 export { readMetricMinutes, readRecentAlerts, readRecordedLockHolders, readWalPin, readWriterRecord } from './writer-records.js';
 export type { MetricMinute, RecordedLockHolder, StoredAlert, WalPin, WriterRecord } from './writer-records.js';
 export * from './rollout/index.js';
-export type { DatabaseAction, DatabaseRollback, RollbackStatus } from './rollback.js';
+export type { DatabaseAction, DatabaseRollback, RollbackStatus } from './rollback/index.js';
 export * from './doctor/index.js';

@@ -24,7 +24,7 @@ import { silentLogger, type Logger } from '../../logger.js';
 import { backupDatabase } from '../backup.js';
 import { integrityProblems } from '../inspect.js';
 import { checkDatabasePath } from '../open.js';
-import { rollbackEverything, RollbackError, type RollbackResult } from '../rollback.js';
+import { rollbackEverything, RollbackError, type RollbackResult } from '../rollback/index.js';
 
 /** The drills' log; it sits beside the flags file, like the rollback log. */
 export const DRILL_LOG_FILE_NAME = 'rollback_drills.jsonl';
