@@ -8,14 +8,12 @@
  *
  * Options: --runs N (default 3; also the runs per lock-wait strategy), --leagues N (default 25:
  * about 300,000 rows over 10 seasons), --pairs N (listeners on/off pairs, default 6), --quick
- * (small sizes, for a smoke test), --only throughput,legacy,events,lockwait,neighbours,distributed,transfer,import,insert,memory,
+ * (small sizes, for a smoke test), --only throughput,legacy,events,lockwait,neighbours,distributed,transfer,import,insert,writer,memory,
  * --batches-per-transaction N (insert: 100-row batches per transaction, default 35, the engine's size),
  * --engine-option key=value (neighbours), --json.
  */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createEngine } from '../src/engine.js';
+import { createEngine } from '../src/engine/index.js';
 import { PROFILES } from '../src/flags/index.js';
 import { demoSource } from '../src/source/demo/index.js';
 import { demoWorkload as loadTestWorkload } from '../src/loadtest/workload.js';
@@ -28,6 +26,8 @@ import { demoWorkload, formatRate, median, rawInsert, scratchDir, type Workload 
 import { formatCost, withCost, type RowCost } from './cost.js';
 import { insertMethods } from './insert-methods.js';
 import { bulkImport } from './bulk-import.js';
+import { memorySection } from './memory.js';
+import { writerVariants } from './writer-variants.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -176,33 +176,6 @@ function transferCost(): Record<string, unknown> {
   return figures;
 }
 
-/** Peak memory of a whole backfill process, for growing numbers of seasons. */
-function memory(): Record<string, unknown> {
-  const child = fileURLToPath(new URL('./memory-child.js', import.meta.url));
-    // The first size is long enough for every thread's heap to reach its working size; the last
-  // is about 1,000,000 rows.
-  const sizes: Array<[number, number]> = quick ? [[2020, 2021], [2016, 2025]] : [[2016, 2025], [1996, 2025], [1950, 2029]];
-  const leagues = quick ? 2 : 10;
-  const results: Array<{ seasons: number; rows: number; maxRssMB: number }> = [];
-  log(`Peak memory (RSS of the whole process, every thread), ${leagues} leagues:`);
-  for (const [from, to] of sizes) {
-    const scratch = scratchDir();
-    try {
-      const output = execFileSync(process.execPath, [child, join(scratch.dir, 'memory.db'), String(leagues), String(from), String(to)], { encoding: 'utf8' });
-      const result = JSON.parse(output) as { rows: number; maxRssMB: number };
-      results.push({ seasons: to - from + 1, rows: result.rows, maxRssMB: Number(result.maxRssMB.toFixed(1)) });
-      log(`  ${to - from + 1} seasons: ${result.rows.toLocaleString('en-US')} rows, peak ${result.maxRssMB.toFixed(1)} MB`);
-    } finally {
-      scratch.cleanup();
-    }
-  }
-  const first = results[0]!;
-  const last = results.at(-1)!;
-  const growth = Number((last.maxRssMB / first.maxRssMB).toFixed(2));
-  log(`  ${(last.rows / first.rows).toFixed(1)}x the rows, ${growth}x the peak memory`);
-  return { leagues, runs: results, ratioRows: Number((last.rows / first.rows).toFixed(1)), ratioPeakMemory: growth };
-}
-
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]?.split(',') : undefined;
 const wanted = (name: string): boolean => !only || only.includes(name);
 const report = {
@@ -219,6 +192,7 @@ const report = {
   ...(wanted('transfer') ? { transfer: transferCost() } : {}),
   ...(wanted('import') ? { bulkImport: await bulkImport({ runs, leagues: leagueCount, seasons, log }) } : {}),
   ...(wanted('insert') ? { insertMethods: await insertMethods({ runs, leagues: leagueCount, seasons, batchesPerTransaction: option('--batches-per-transaction', 35), log }) } : {}),
-  ...(wanted('memory') ? { memory: memory() } : {}),
+  ...(wanted('writer') ? { writerVariants: await writerVariants({ runs, leagues: leagueCount, log }) } : {}),
+  ...(wanted('memory') ? { memory: memorySection({ quick, log }) } : {}),
 };
 if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
