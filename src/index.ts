@@ -14,7 +14,7 @@ export { yahooSource, listSeasons } from './source/yahoo/source.js';
 export type { YahooSourceOptions, LeagueSeason } from './source/yahoo/source.js';
 export { fileSource, planFileJobs } from './source/file/source.js';
 export type { FileSourceOptions, FileJob } from './source/file/source.js';
-export { parseTransactionsResponse, parseLeagueMetadata } from './source/yahoo/parse.js';
+export { parseTransactionsResponse, parseLeagueMetadata } from './source/yahoo-format/index.js';
 export { JOB_STATES, TRANSACTION_COLUMNS } from './model/index.js';
 export type { FetchTransport, FetchTransportContext, FetchTransportFactory } from './workers/transport.js';
 export type { FetchTask, FetchTaskResult, FetchedPage, EncodedBatch } from './workers/protocol.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BackfillSummary } from '../src/cli/commands/backfill.js';
-import { parseTransactionsResponse } from '../src/source/yahoo/parse.js';
+import { parseTransactionsResponse } from '../src/source/yahoo-format/index.js';
 import { runCli } from './helpers/cli.js';
 import { readTable } from './helpers/processes.js';
 import { useTempDir } from './helpers/temp.js';

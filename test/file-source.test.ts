@@ -11,7 +11,7 @@ import { createFileSource, fileSource, planFileJobs } from '../src/source/file/s
 import { createSource } from '../src/source/index.js';
 import type { RejectedRecord, TransactionRow } from '../src/model/index.js';
 import type { Source } from '../src/source/types.js';
-import { parseTransactionsResponse } from '../src/source/yahoo/parse.js';
+import { parseTransactionsResponse } from '../src/source/yahoo-format/index.js';
 import { SharedRateLimiter } from '../src/util/rate-limiter.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/yahoo/', import.meta.url));

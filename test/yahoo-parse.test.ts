@@ -9,7 +9,7 @@ import {
   parseTransactionsXml,
   parseYahooError,
   RAW_LIMIT,
-} from '../src/source/yahoo/parse.js';
+} from '../src/source/yahoo-format/index.js';
 import type { RejectedRecord, TransactionRow } from '../src/model/index.js';
 
 // ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@
  * Only its shape is real.
  */
 import { readFileSync } from 'node:fs';
-import { parseTransactionsResponse } from '../../src/source/yahoo/parse.js';
+import { parseTransactionsResponse } from '../../src/source/yahoo-format/index.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -6,7 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { BackfillError } from '../../errors.js';
-import { parseYahooError } from '../yahoo/parse.js';
+import { parseYahooError } from '../yahoo-format/index.js';
 import { indexNdjson, readIndexedLine } from './ndjson.js';
 import type { NdjsonLine } from './ndjson.js';
 import { LEAGUE_KEY_PATTERN, readJsonResponse, readXmlResponse } from './records.js';

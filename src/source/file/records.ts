@@ -8,7 +8,7 @@
 import { describe } from '../../errors.js';
 import { TRANSACTION_COLUMNS } from '../../model/index.js';
 import type { RejectedRecord, TransactionRow } from '../../model/index.js';
-import { parseTransactionRecord, parseTransactionsXml, RAW_LIMIT } from '../yahoo/parse.js';
+import { parseTransactionRecord, parseTransactionsXml, RAW_LIMIT } from '../yahoo-format/index.js';
 
 /** One record of the input: what it yields, and the league it belongs to (null when it cannot tell). */
 export interface InputRecord {

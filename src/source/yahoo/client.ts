@@ -14,7 +14,7 @@ import { isRetryableStatus, sendOnce, statusLabel } from './http.js';
 import type { HttpRequest, HttpResponse } from './http.js';
 import { CREDENTIALS_HELP, canRefresh } from './options.js';
 import type { ResolvedYahooSourceOptions } from './options.js';
-import { parseYahooError } from './parse.js';
+import { parseYahooError } from '../yahoo-format/index.js';
 import type { RequestGate } from '../../util/rate-limiter.js';
 
 /** What the client needs of the shared rate limiter: one slot per HTTP request. */

@@ -5,8 +5,8 @@
  */
 import { SourceError } from '../../errors.js';
 import type { FantasyResponse } from './client.js';
-import { leagueKeyFromRenew, parseLeagueMetadata } from './parse.js';
-import type { LeagueMetadata } from './parse.js';
+import { leagueKeyFromRenew, parseLeagueMetadata } from '../yahoo-format/index.js';
+import type { LeagueMetadata } from '../yahoo-format/index.js';
 
 export interface LeagueSeason {
   season: number;

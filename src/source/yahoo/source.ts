@@ -27,7 +27,7 @@ import { YahooClient } from './client.js';
 import type { RequestGate } from './client.js';
 import { resolveYahooSourceOptions } from './options.js';
 import type { YahooSourceOptions } from './options.js';
-import { parseTransactionsResponse } from './parse.js';
+import { parseTransactionsResponse } from '../yahoo-format/index.js';
 import { SeasonChain } from './seasons.js';
 import type { LeagueSeason } from './seasons.js';
 
