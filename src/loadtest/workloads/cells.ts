@@ -6,6 +6,7 @@
  */
 import { planWorkload, PROFILES, type WorkloadName } from '../../flags/index.js';
 import type { ConnectionPragmas } from '../contenders/protocol.js';
+import { neighbourVerdict } from '../results.js';
 import type { ScenarioOutcome } from '../scenario.js';
 import { median } from '../stats.js';
 import type { ContentionMixName, WorkloadFigureName } from './mixes.js';
@@ -28,7 +29,11 @@ export interface WorkloadRunFigures extends Record<WorkloadFigureName, number> {
   writerP99Samples: number;
   timedOut: boolean;
   durationMs: number;
-  /** What the neighbours suffered that rules a profile out (an error, a wait past 1 s). */
+  /**
+   * What rules a profile out: a neighbour's error, the neighbour writer waiting past 1 s for
+   * the lock, a failed quick_check. Not the readers' p99: in WAL mode readers never wait for
+   * the writer, so their p99 is their queries' own time, a figure the profiles are compared by.
+   */
   problems: string[];
   pragmas: { engine: ConnectionPragmas; readers: ConnectionPragmas[] };
   /** Pragmas of the profile that SQLite did not report back as asked. */
@@ -114,7 +119,10 @@ export function runFiguresOf(profile: WorkloadName, outcome: ScenarioOutcome, ex
     writerErrors: result.legacyWriterErrors,
     timedOut: result.timedOut,
     durationMs: result.durationMs,
-    problems: [...result.neighbours.problems, ...(result.integrity === 'ok' ? [] : [`quick_check: ${result.integrity}`])],
+    problems: [
+      ...neighbourVerdict({ ...result.readers, p99Ms: 0 }, result.legacyWriters).problems,
+      ...(result.integrity === 'ok' ? [] : [`quick_check: ${result.integrity}`]),
+    ],
     pragmas: outcome.connections,
     pragmaProblems: pragmaProblemsOf(profile, outcome.connections, expectedReaders),
   };
