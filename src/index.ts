@@ -19,7 +19,8 @@ export { JOB_STATES, TRANSACTION_COLUMNS } from './model/index.js';
 export type { FetchTransport, FetchTransportContext, FetchTransportFactory } from './workers/transport.js';
 export type { FetchTask, FetchTaskResult, FetchedPage, EncodedBatch } from './workers/protocol.js';
 export type { JobRef, ParsedPage, RejectedRecord, TransactionRow } from './model/index.js';
-export type { Source, SourceSpec } from './source/types.js';
+export { SOURCE_KINDS } from './source/types.js';
+export type { Source, SourceKind, SourceSpec } from './source/types.js';
 export {
   DEFAULT_FLAGS, FLAG_DESCRIPTIONS, FLAG_NAMES, PROFILES, assertFlagName, describeFlags, effectiveFlags, flagsStatus,
   isFlagName, loadFlags, resolveFlagsPath, saveFlags, updateFlags,
@@ -52,7 +53,8 @@ export type { MaintenanceOptions, MaintenanceReport, MaintenanceStep, Maintenanc
 export { rollbackEverything, RollbackError } from './db/rollback/index.js';
 export type { RollbackOptions, RollbackResult } from './db/rollback/index.js';
 export { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './db/locking/retry-policy.js';
-export type { CheckpointInfo, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
+export { CHECKPOINT_MODES, LOCK_WAIT_STRATEGIES, TRANSACTION_MODES } from './writer/protocol.js';
+export type { CheckpointInfo, CheckpointMode, LockInfo, LockWaitStrategy, RetryPolicy, TransactionMode } from './writer/protocol.js';
 export {
   BackfillError, ClosedError, DatabaseLockedError, DatabaseOpenError, FlagsFileError, InvalidOptionError, SourceError, WriterRunningError, ERROR_CODES,
   isLockError, USAGE_ERROR_CODES,

@@ -8,7 +8,7 @@ import { resolveRetryPolicy } from '../db/locking/retry-policy.js';
 import { resolveTableNames, type TableNames } from '../db/schema.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { demoSource, resolveDemoSourceOptions, type DemoSourceOptions } from '../source/demo/index.js';
-import type { SourceSpec } from '../source/types.js';
+import { SOURCE_KINDS, type SourceSpec } from '../source/types.js';
 import { FetchPool } from '../workers/pool.js';
 import type { FetchTransportFactory } from '../workers/transport.js';
 import { LOCK_WAIT_STRATEGIES, type LockWaitStrategy, type RetryPolicy, type WriterConfig } from '../writer/protocol.js';
@@ -128,7 +128,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     throw new InvalidOptionError('database', 'a file path', options.database);
   }
   const source = options.source ?? demoSource();
-  if (source === null || typeof source !== 'object' || !['demo', 'yahoo', 'file'].includes((source as { kind?: unknown }).kind as string)) {
+  if (source === null || typeof source !== 'object' || !(SOURCE_KINDS as readonly string[]).includes((source as { kind?: unknown }).kind as string)) {
     throw new InvalidOptionError('source', 'a source made by demoSource(), yahooSource() or fileSource()', source);
   }
   // A demo source's options are checked here, in the caller's thread, not in a worker later.

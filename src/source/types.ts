@@ -4,10 +4,6 @@
  */
 import type { JobRef, ParsedPage } from '../model/index.js';
 
-// Until every importer names model/ (files being edited elsewhere may still name this one).
-export { TRANSACTION_COLUMNS, rowToTuple, tupleToRow } from '../model/index.js';
-export type { JobRef, ParsedPage, RejectedRecord, RowTuple, TransactionRow } from '../model/index.js';
-
 export interface PageRequest {
   job: JobRef;
   /** 0-based offset of the first transaction of the page (Yahoo's `start`). */
@@ -28,11 +24,12 @@ export interface Source {
   close?(): Promise<void>;
 }
 
+/** Every kind of source, in the order the help lists them. */
+export const SOURCE_KINDS = ['demo', 'yahoo', 'file'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+
 /**
  * A serialisable description of a source: what crosses into the fetch workers, where
  * `createSource()` turns it into a `Source`.
  */
-export type SourceSpec =
-  | { kind: 'demo'; options: Record<string, unknown> }
-  | { kind: 'yahoo'; options: Record<string, unknown> }
-  | { kind: 'file'; options: Record<string, unknown> };
+export type SourceSpec = { [K in SourceKind]: { kind: K; options: Record<string, unknown> } }[SourceKind];

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import {
   BackfillError, bullmqTransport, createEngine, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs,
-  serveEngineMetrics, yahooSource, databaseFileChange, fileIdentity, USAGE_ERROR_CODES, type EngineMetricsServer,
+  serveEngineMetrics, yahooSource, databaseFileChange, fileIdentity, LOCK_WAIT_STRATEGIES, SOURCE_KINDS, USAGE_ERROR_CODES, type EngineMetricsServer, type SourceKind,
   type Engine, type EngineOptions, type ErrorCode, type JobHandle, type JobRequest, type JobSummary, type LockWaitStrategy, type SourceSpec,
 } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
@@ -16,9 +16,8 @@ export const DEMO_DEFAULT_LEAGUES = 4;
 /** Most jobs (leagues x seasons) one run plans: every job is held in memory until the run ends. */
 export const MAX_JOBS = 200_000;
 
-const SOURCES = ['demo', 'yahoo', 'file'] as const;
-type SourceKind = (typeof SOURCES)[number];
-const LOCK_WAITS = ['busy-timeout', 'fair-poll', 'busy-slices', 'micro-poll'] as const;
+const SOURCES = SOURCE_KINDS;
+const LOCK_WAITS = LOCK_WAIT_STRATEGIES;
 
 /** The demo source's defaults, shown in the help and applied in resolveBackfillOptions. */
 const DEMO_DEFAULTS = { seed: 1, latency: 0, failureRate: 0 } as const;
