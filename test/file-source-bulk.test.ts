@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { createEngine, demoLeagueKeys, fileSource, planFileJobs, PROFILES, seasonLeagueKey } from '../dist/src/index.js';
 import { generateDemoSeason } from '../src/source/demo/index.js';
+import { createFileSource, fileSource as fileSourceOf, planFileJobs as planJobsOf } from '../src/source/file/source.js';
 import { indexNdjson, readIndexedLine } from '../src/source/file/ndjson.js';
 import { readNdjson } from '../src/source/file/records.js';
 
@@ -54,6 +55,33 @@ describe('NDJSON line index', () => {
     const first = readIndexedLine(entry!);
     first.rows[0]!.playerId = 'changed';
     expect(readIndexedLine(entry!).rows[0]!.playerId).toBe('7');
+  });
+});
+
+describe('the planning thread\'s shared copy', () => {
+  const row = (id: number, playerId: string): string =>
+    JSON.stringify({ transactionKey: `403.l.17457.tr.${id}`, type: 'add', status: 'successful', playerId, leagueKey: '403.l.17457', timestamp: 1_600_000_000 + id });
+
+  it('reaches the source in shared memory, is what it pages, and gives way to the file when the file changes', async () => {
+    const input = join(dir, 'shared.ndjson');
+    await writeFile(input, `${row(1, 'a')}\n\n${row(2, 'b')}\r\n{broken\n`);
+    const [job] = await planJobsOf(input);
+    expect(job).toEqual({ leagueKey: '403.l.17457', season: 2020 });
+    const spec = fileSourceOf({ input });
+    const shared = (spec.options as { sharedInput?: { bytes?: unknown } }).sharedInput;
+    expect(shared?.bytes).toBeInstanceOf(SharedArrayBuffer);
+    const page = async (options: unknown): Promise<unknown> =>
+      createFileSource(options).fetchPage({ job: { jobId: '403.l.17457:2020', leagueKey: '403.l.17457', season: 2020 }, start: 0, pageSize: 25 });
+    const fromShare = await page(structuredClone(spec.options));
+    // A description that went through JSON (Redis) lost the shared memory: the file is read instead, to the same page.
+    expect(await page(JSON.parse(JSON.stringify(spec.options)))).toEqual(fromShare);
+    expect(fromShare).toMatchObject({ recordCount: 3, rows: [{ playerId: 'a' }, { playerId: 'b' }], rejected: [{ reason: expect.stringMatching(/^line 4: not valid JSON/) }] });
+
+    // Changed after planning: the worker reads what the file holds now, not the stale copy.
+    await writeFile(input, `${row(1, 'changed')}\n`);
+    expect(await page(structuredClone(spec.options))).toMatchObject({ recordCount: 1, rows: [{ playerId: 'changed' }], rejected: [] });
+    // And a description made now carries no copy of the old file.
+    expect(fileSourceOf({ input }).options).toEqual({ input });
   });
 });
 

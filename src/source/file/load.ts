@@ -4,10 +4,13 @@
  * `BackfillError('ERR_INPUT')` that names the path and the problem.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { BackfillError } from '../../errors.js';
 import { parseYahooError } from '../yahoo-format/index.js';
 import { indexNdjson, readIndexedLine } from './ndjson.js';
+import { identityOf, linesOfShare, readIntoSharedMemory, shareNdjson } from './shared.js';
+import type { SharedNdjson } from './shared.js';
 import type { NdjsonLine } from './ndjson.js';
 import { LEAGUE_KEY_PATTERN, readJsonResponse, readXmlResponse } from './records.js';
 import type { InputRecord } from './records.js';
@@ -54,12 +57,19 @@ function inputError(message: string, cause?: unknown): BackfillError {
   return new BackfillError('ERR_INPUT', message, cause === undefined ? undefined : { cause });
 }
 
+export interface LoadOptions {
+  /** Put a single NDJSON file and its line index in shared memory for the fetch workers (shared.ts): the planning thread does. */
+  publish?: boolean;
+  /** A shared copy made by the planning thread: used instead of reading the file, if the file is still the one it was made from. */
+  share?: SharedNdjson;
+}
+
 /**
  * Loads `input`. A folder contributes its `.json`, `.xml`, `.ndjson` and `.jsonl` files
  * (not its subfolders), in name order with numbers compared as numbers (`page-2` before
  * `page-10`); other files are ignored.
  */
-export async function loadInput(input: string): Promise<LoadedInput> {
+export async function loadInput(input: string, options: LoadOptions = {}): Promise<LoadedInput> {
   const path = resolve(input);
   const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
     throw inputError(error.code === 'ENOENT'
@@ -86,8 +96,9 @@ export async function loadInput(input: string): Promise<LoadedInput> {
 
   const records: StoredRecord[] = [];
   const metadataSeasons = new Map<string, number>();
+  const single = files.length === 1 && info.isFile() && isNdjson(path);
   for (const file of files) {
-    const read = await readInputFile(file);
+    const read = single ? await readSingleNdjson(path, info, options) : await readInputFile(file);
     // Not push(...records): a spread of a few hundred thousand arguments overflows the stack.
     for (const record of read.records) records.push(record);
     for (const { leagueKey, season } of read.metadata) if (!metadataSeasons.has(leagueKey)) metadataSeasons.set(leagueKey, season);
@@ -109,6 +120,25 @@ function earliestTimestamp(records: readonly StoredRecord[]): number | null {
   return earliest;
 }
 
+function isNdjson(name: string): boolean {
+  const extension = extname(name).toLowerCase();
+  return extension === '.ndjson' || extension === '.jsonl';
+}
+
+/** An input that is one NDJSON file: from the planning thread's shared copy, or read (and shared, when asked). */
+async function readSingleNdjson(path: string, info: Stats, options: LoadOptions): Promise<FileRecords> {
+  const shared = options.share === undefined ? null : linesOfShare(path, options.share);
+  if (shared !== null) return { records: shared, metadata: [] };
+  if (!options.publish) return readInputFile(path);
+  const bytes = await readIntoSharedMemory(path, info.size).catch((error: Error) => {
+    throw inputError(`Input ${path} cannot be read: ${error.message}`, error);
+  });
+  const records = indexNdjson(bytes);
+  if (records.length === 0) throw inputError(`Input ${path} holds no rows (every line is blank)`);
+  shareNdjson(path, identityOf(info), bytes, records);
+  return { records, metadata: [] };
+}
+
 function isSupported(name: string): boolean {
   return (EXTENSIONS as readonly string[]).includes(extname(name).toLowerCase());
 }
@@ -118,7 +148,7 @@ async function readInputFile(file: string): Promise<FileRecords> {
     throw inputError(`Input ${file} cannot be read: ${error.message}`, error);
   });
   const extension = extname(file).toLowerCase();
-  if (extension === '.ndjson' || extension === '.jsonl') {
+  if (isNdjson(file)) {
     const records = indexNdjson(bytes);
     if (records.length === 0) throw inputError(`Input ${file} holds no rows (every line is blank)`);
     return { records, metadata: [] };

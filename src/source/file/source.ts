@@ -15,6 +15,7 @@ import type { ParsedPage } from '../../model/index.js';
 import type { PageRequest, Source, SourceSpec } from '../types.js';
 import { isPlainObject, rejectUnknownOptions } from '../yahoo/options.js';
 import { loadInput, readRecords } from './load.js';
+import { isSharedNdjson, plannedShare } from './shared.js';
 import type { LoadedInput } from './load.js';
 
 export interface FileSourceOptions {
@@ -38,6 +39,8 @@ export interface FileJob {
 }
 
 const OPTION_NAMES = ['input'] as const;
+/** Where `fileSource()` puts the planning thread's shared copy of an NDJSON input. */
+const SHARE_OPTION = 'sharedInput';
 
 export function resolveFileSourceOptions(options: unknown): ResolvedFileSourceOptions {
   if (!isPlainObject(options)) throw new InvalidOptionError('options', 'an object { input } naming the file or folder to read', options);
@@ -54,7 +57,10 @@ export function resolveFileSourceOptions(options: unknown): ResolvedFileSourceOp
  * only; `planFileJobs()` reads the input and reports bad input.
  */
 export function fileSource(options: FileSourceOptions): SourceSpec {
-  return { kind: 'file', options: { ...resolveFileSourceOptions(options) } };
+  const resolved = resolveFileSourceOptions(options);
+  // A file planned in this thread goes to the workers in shared memory (shared.ts).
+  const share = plannedShare(resolved.input);
+  return { kind: 'file', options: { ...resolved, ...(share ? { [SHARE_OPTION]: share } : {}) } };
 }
 
 /**
@@ -67,7 +73,7 @@ export function fileSource(options: FileSourceOptions): SourceSpec {
  * for (const job of await planFileJobs('saved/')) engine.enqueue(job);
  */
 export async function planFileJobs(input: string): Promise<FileJob[]> {
-  const loaded = await loadInput(resolveFileSourceOptions({ input }).input);
+  const loaded = await loadInput(resolveFileSourceOptions({ input }).input, { publish: true });
   return [...loaded.leagues.values()].map(({ leagueKey, season }) => ({ leagueKey, season }));
 }
 
@@ -77,10 +83,12 @@ export async function planFileJobs(input: string): Promise<FileJob[]> {
  * `fetchPage` returns records [start, start + pageSize) of the job's league, in input order.
  */
 export function createFileSource(options: unknown): Source {
-  const { input } = resolveFileSourceOptions(options);
+  // The shared copy is the package's own addition to the description, not a user's option.
+  const { [SHARE_OPTION]: share, ...given } = (isPlainObject(options) ? options : { options }) as Record<string, unknown>;
+  const { input } = resolveFileSourceOptions(isPlainObject(options) ? given : options);
   let loading: Promise<LoadedInput> | null = null;
   const loaded = (): Promise<LoadedInput> => {
-    loading ??= loadInput(input);
+    loading ??= loadInput(input, isSharedNdjson(share) ? { share } : {});
     // A read that failed (say, a file briefly locked) is tried again on the next page.
     loading.catch(() => {
       loading = null;
