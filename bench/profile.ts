@@ -96,7 +96,7 @@ export function classify(stack: readonly CallFrame[]): Activity {
     if (name === 'WriterThread' || name === 'prepareStatements' || caller === 'WriterThread') return 'starting (modules, open, migrate)';
     return 'bookkeeping and events';
   }
-  if (/^src\/writer\/thread\/checkpoint-policy/.test(file) || /^src\/db\/doctor\/wal-index/.test(file)) return 'checkpointing';
+  if (/^src\/writer\/thread\/checkpoint/.test(file) || /^src\/db\/doctor\/wal-index/.test(file)) return 'checkpointing';
   if (/^src\/db\/locking\/lock-waiters/.test(file)) return 'committing (BEGIN, COMMIT)';
   if (/^src\/db\/(open|schema|lease|sqlite-version|filesystem)/.test(file)) return 'starting (modules, open, migrate)';
   if (stack.some((frame) => /node:internal\/modules/.test(frame.url))) return 'starting (modules, open, migrate)';
