@@ -63,13 +63,13 @@ function buildCopy(root: string, dist: string, variant: Variant): { dir: string 
   return { dir };
 }
 
-type EngineModule = typeof import('../src/engine.js');
+type EngineModule = typeof import('../src/engine/index.js');
 type FlagsModule = typeof import('../src/flags/index.js');
 type DemoModule = typeof import('../src/source/demo/index.js');
 
 async function engineRun(dir: string, path: string, workload: Workload): Promise<{ rowsPerSecond: number; maxLockHoldMs: number; transactions: number }> {
   const load = async <T>(file: string): Promise<T> => (await import(pathToFileURL(join(dir, 'dist', file)).href)) as T;
-  const { createEngine } = await load<EngineModule>('src/engine.js');
+  const { createEngine } = await load<EngineModule>('src/engine/index.js');
   const { PROFILES } = await load<FlagsModule>('src/flags/index.js');
   const { demoSource } = await load<DemoModule>('src/source/demo/index.js');
   const started = performance.now();
