@@ -7,9 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { CliContext, CliIo, CommonOptions } from './context.js';
 import { EXIT } from './exit-codes.js';
-
-// Until every command names exit-codes.js (a command being edited elsewhere may still name this file).
-export { EXIT };
 import { addExamples, addExitCodes, STANDARD_EXIT_CODES, withDefault } from './help.js';
 
 /**
