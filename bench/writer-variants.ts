@@ -10,17 +10,18 @@
  * A replacement whose text is not found (the writer has changed since) is reported, and that
  * variant skipped: nothing here can measure something other than what it names.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatCost, withCost, type RowCost } from './cost.js';
 import { insertFromJsonSql } from './insert-methods.js';
 import { BENCH_SEASONS, demoWorkload, formatRate, median, rawInsert, scratchDir, type Workload } from './lib.js';
 
+/** `file` is a built file or a folder searched for the one file holding `from`. */
 interface Replacement { file: string; from: string; to: string }
 interface Variant { name: string; replacements: Replacement[] }
 
-const WRITER_THREAD = 'src/writer/writer-thread.js';
+const WRITER_THREAD = 'src/writer';
 const WRITER_HANDLE = 'src/writer/writer.js';
 
 /** The batch inserted by one statement over the JSON it arrived as: no decoding, no binding per row. */
@@ -30,10 +31,11 @@ const JSONB_INSERT: Replacement[] = [
     file: WRITER_THREAD,
     from: `for (const row of rows)
             inserted += s.insertRow.run(...row, batch.jobId, batch.season, batch.leagueSeries).changes;`,
+    // Prepared on the row statement's own connection, the first time.
     to: `rows = { length: batch.rowCount };
+        s.insertJson ??= s.insertRow.database.prepare(${JSON.stringify(insertFromJsonSql('transactions', true))});
         if (batch.rowCount > 0) inserted = s.insertJson.run(batch.jobId, batch.season, batch.leagueSeries, batch.rows).changes;`,
   },
-  { file: WRITER_THREAD, from: 'insertRow: db.prepare(insertTransactionSql(t.transactions)),', to: `insertRow: db.prepare(insertTransactionSql(t.transactions)), insertJson: db.prepare(${JSON.stringify(insertFromJsonSql('transactions', true))}),` },
 ];
 const WRITER_YOUNG_32: Replacement[] = [
   { file: WRITER_HANDLE, from: 'resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 }', to: 'resourceLimits: { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 128 }' },
@@ -55,10 +57,13 @@ function buildCopy(root: string, dist: string, variant: Variant): { dir: string 
   if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(dist, '..', 'node_modules'), join(dir, 'node_modules'), 'dir');
   writeFileSync(join(dir, 'package.json'), readFileSync(join(dist, '..', 'package.json')));
   for (const { file, from, to } of variant.replacements) {
-    const path = join(dir, 'dist', file);
-    const text = readFileSync(path, 'utf8');
-    if (!text.includes(from)) return { missing: `${file}: ${from.split('\n')[0]!.trim()}` };
-    writeFileSync(path, text.replace(from, to));
+    const root = join(dir, 'dist', file);
+    const candidates = statSync(root).isDirectory()
+      ? readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.js')).map((name) => join(root, name))
+      : [root];
+    const path = candidates.find((candidate) => readFileSync(candidate, 'utf8').includes(from));
+    if (path === undefined) return { missing: `${file}: ${from.split('\n')[0]!.trim()}` };
+    writeFileSync(path, readFileSync(path, 'utf8').replace(from, to));
   }
   return { dir };
 }
