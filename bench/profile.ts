@@ -86,17 +86,20 @@ export function classify(stack: readonly CallFrame[]): Activity {
   if (/^src\/source\/yahoo\/(client|http|backoff|source)/.test(file)) return 'generating or fetching';
   if (/^src\/source\//.test(file)) return 'parsing';
   if (/^src\/model\//.test(file) || (/^src\/workers\/fetch-pages/.test(file))) return 'encoding';
-  if (/^src\/writer\/writer-thread/.test(file)) {
-    if (name === '#writeBatch') return 'binding and inserting';
-    if (name === '' && caller === '#commit') return 'parsing'; // the batches' JSON decoded before the lock
-    // The only exec() of an anonymous function here is the COMMIT (or ROLLBACK) of #withLockRetry's attempt.
+  if (/^src\/writer\/thread\/checkpoint/.test(file) || /^src\/db\/doctor\/wal-index/.test(file)) return 'checkpointing';
+  // The writer thread's code: its entry file and the modules under writer/thread/ (names, not
+  // files, decide: the writer's concerns move between its files).
+  if (/^src\/writer\/(writer-thread|thread\/)/.test(file)) {
+    const bare = name.replace(/^#/, '');
+    if (bare === 'writeBatch') return 'binding and inserting';
+    if (name === '' && caller.replace(/^#/, '') === 'commit') return 'parsing'; // the batches' JSON decoded before the lock
+    // The only exec() of an anonymous function there is the COMMIT (or ROLLBACK) of a transaction's attempt.
     if (name === '' && leaf.functionName === 'exec') return 'committing (BEGIN, COMMIT)';
-    if (['#checkpoint', '#restart', '#walBytes', 'pinningReaders'].includes(name)) return 'checkpointing';
-    if (name === 'notify') return 'moving between threads';
-    if (name === 'WriterThread' || name === 'prepareStatements' || caller === 'WriterThread') return 'starting (modules, open, migrate)';
+    if (/checkpoint|restart|walBytes|pinningReaders/i.test(bare)) return 'checkpointing';
+    if (bare === 'notify') return 'moving between threads';
+    if (name === 'WriterThread' || bare === 'prepareStatements' || caller === 'WriterThread') return 'starting (modules, open, migrate)';
     return 'bookkeeping and events';
   }
-  if (/^src\/writer\/thread\/checkpoint/.test(file) || /^src\/db\/doctor\/wal-index/.test(file)) return 'checkpointing';
   if (/^src\/db\/locking\/lock-waiters/.test(file)) return 'committing (BEGIN, COMMIT)';
   if (/^src\/db\/(open|schema|lease|sqlite-version|filesystem)/.test(file)) return 'starting (modules, open, migrate)';
   if (stack.some((frame) => /node:internal\/modules/.test(frame.url))) return 'starting (modules, open, migrate)';
@@ -132,7 +135,7 @@ export function summarize(profile: CpuProfile, thread: string, file: string): Th
 function threadOf(profile: CpuProfile): string {
   const urls = new Set(profile.nodes.map((node) => ownPath(node.callFrame.url) ?? ''));
   if (urls.has('bench/profile-child.js')) return 'main';
-  if (urls.has('src/writer/writer-thread.js')) return 'writer';
+  if (urls.has('src/writer/writer-thread.js') || urls.has('src/writer/thread/writer.js')) return 'writer';
   if ([...urls].some((url) => url.startsWith('src/workers/fetch-') || url.startsWith('src/source/'))) return 'fetch worker';
   return 'other';
 }
