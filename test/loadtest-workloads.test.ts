@@ -236,4 +236,13 @@ describe('the verdict of one mix', () => {
     expect(cell.problems).toEqual(['run 3: x']);
     expect(cell.runs).toBe(3);
   });
+
+  it('rules a profile out for the neighbour writer\'s wait past 1 s in the median run, not in one run of several', () => {
+    const once = cellOf('mixed', { writerMaxMs: 2_900 }, { writerMaxMs: 400 }, { writerMaxMs: 500 });
+    expect(once.problems).toEqual([]);
+    expect(once.writerMaxMs).toBe(2_900);
+    const twice = cellOf('mixed', { writerMaxMs: 2_900 }, { writerMaxMs: 1_200 }, { writerMaxMs: 500 });
+    expect(twice.problems).toEqual(['the neighbour writer waited up to 1.2 s for a commit (median of the 3 runs\' longest waits)']);
+    expect(cellOf('mixed', { writerMaxMs: 1_500 }).problems).toEqual(['the neighbour writer waited up to 1.5 s for a commit']);
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * The recommendation for one contention mix, from the measured cells only. A profile that lost
- * rows, made a neighbour fail, kept the neighbour writer waiting past 1 s for the lock, or whose
+ * rows, made a neighbour fail, kept the neighbour writer waiting past 1 s for the lock (in the median run), or whose
  * pragmas did not take, is never
  * recommended. Among the rest: the most rows committed, then the fewest lock errors reaching
  * the caller, then the mix's deciding figure; and a difference in that figure no larger than
@@ -55,7 +55,7 @@ export function recommendWorkload(mix: ContentionMix, cells: readonly WorkloadCe
       ...base,
       recommended: null,
       decidedBy: 'none',
-      recommendation: `none: every profile lost rows, made a neighbour fail, kept the neighbour writer waiting past 1 s, or did not get its pragmas (${cells.map((cell) => `${cell.profile}: ${reasonsAgainst(cell).join('; ')}`).join('. ')})`,
+      recommendation: `none: every profile lost rows, made a neighbour fail, kept the neighbour writer waiting past 1 s in the median run, or did not get its pragmas (${cells.map((cell) => `${cell.profile}: ${reasonsAgainst(cell).join('; ')}`).join('. ')})`,
     };
   }
   const excluded = cells.filter((cell) => !eligible.includes(cell));
@@ -69,7 +69,7 @@ export function recommendWorkload(mix: ContentionMix, cells: readonly WorkloadCe
       best: only.profile,
       recommendation: cells.length === 1
         ? `${only.profile}: the only profile measured, so nothing to compare it with (${label} ${format(only[figure])})`
-        : `${only.profile}: the only profile with no rows lost, no neighbour failing, the neighbour writer never waiting past 1 s, and its pragmas in force.${excludedNote}`,
+        : `${only.profile}: the only profile with no rows lost, no neighbour failing, the neighbour writer's longest wait under 1 s in the median run, and its pragmas in force.${excludedNote}`,
     };
   }
   // Counted, not timed: a difference in rows committed or lock errors is never noise.
