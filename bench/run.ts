@@ -4,7 +4,10 @@
  * runs, interleaved so that a noisy neighbour hurts every contender alike); the old scripts'
  * pattern (2 and 4 threads, a connection each) against the engine under the same readers;
  * what listening to every event costs; the lock-wait strategies under contention; the cost of
- * moving rows between threads; and peak memory against the size of the backfill.
+ * moving rows between threads; a bulk NDJSON import against the raw insert of its rows; insert
+ * methods and writer variants for the writer; and peak memory against the size of the backfill,
+ * by thread. The throughput and import sections print the cost of a row (bytes written, CPU).
+ * Per-thread CPU profiles: bench/profile.ts; docs/performance.md reads all of it.
  *
  * Options: --runs N (default 3; also the runs per lock-wait strategy), --leagues N (default 25:
  * about 300,000 rows over 10 seasons), --pairs N (listeners on/off pairs, default 6), --quick
