@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { effectiveFlags, loadFlags, type Flags } from '../flags/index.js';
 import { DEFAULT_RETRY_POLICY, worstCaseDelayMs } from './locking/retry-policy.js';
-import type { RetryPolicy } from '../writer/protocol.js';
+import type { RetryPolicy } from './locking/retry-policy.js';
 import { checkDatabasePath } from './open.js';
 import { fileSystemOf } from './filesystem.js';
 import { findProcessesWithDatabase } from './processes.js';
