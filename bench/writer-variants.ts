@@ -5,7 +5,7 @@
  * the throughput bench's backfill, interleaved with the unchanged engine and the raw
  * one-transaction insert, in one process.
  *
- *   node dist/bench/writer-variants.js [--runs N] [--leagues N]
+ *   node dist/bench/writer-variants.js [--runs N] [--leagues N] [--variants today,both,...]
  *
  * A replacement whose text is not found (the writer has changed since) is reported, and that
  * variant skipped: nothing here can measure something other than what it names.
@@ -19,7 +19,8 @@ import { BENCH_SEASONS, demoWorkload, formatRate, median, rawInsert, scratchDir,
 
 /** `file` is a built file or a folder searched for the one file holding `from`. */
 interface Replacement { file: string; from: string; to: string }
-interface Variant { name: string; replacements: Replacement[] }
+/** `engineOptions`: options the variant's engine runs with (a default changed, not the code). */
+interface Variant { name: string; replacements: Replacement[]; engineOptions?: Record<string, unknown> }
 
 const WRITER_THREAD = 'src/writer';
 const WRITER_HANDLE = 'src/writer/writer.js';
@@ -46,6 +47,11 @@ export const VARIANTS: Variant[] = [
   { name: 'jsonb_each insert', replacements: JSONB_INSERT },
   { name: 'writer young generation 32 MB', replacements: WRITER_YOUNG_32 },
   { name: 'both', replacements: [...JSONB_INSERT, ...WRITER_YOUNG_32] },
+  { name: '1 fetch worker', replacements: [], engineOptions: { workers: 1 } },
+  { name: 'writer young generation 32 MB + 1 fetch worker', replacements: WRITER_YOUNG_32, engineOptions: { workers: 1 } },
+  // One worker with as many jobs in flight as two workers have by default (concurrency is 2 x workers).
+  { name: '1 fetch worker + 4 jobs in flight', replacements: [], engineOptions: { workers: 1, concurrency: 4 } },
+  { name: 'writer young generation 32 MB + 1 fetch worker + 4 jobs in flight', replacements: WRITER_YOUNG_32, engineOptions: { workers: 1, concurrency: 4 } },
 ];
 
 /** A copy of the built package with `variant`'s replacements; null (and why) when one does not apply. */
@@ -72,27 +78,27 @@ type EngineModule = typeof import('../src/engine/index.js');
 type FlagsModule = typeof import('../src/flags/index.js');
 type DemoModule = typeof import('../src/source/demo/index.js');
 
-async function engineRun(dir: string, path: string, workload: Workload): Promise<{ rowsPerSecond: number; maxLockHoldMs: number; transactions: number }> {
+async function engineRun(dir: string, path: string, workload: Workload, engineOptions: Record<string, unknown> = {}): Promise<{ rowsPerSecond: number; maxLockHoldMs: number; transactions: number }> {
   const load = async <T>(file: string): Promise<T> => (await import(pathToFileURL(join(dir, 'dist', file)).href)) as T;
   const { createEngine } = await load<EngineModule>('src/engine/index.js');
   const { PROFILES } = await load<FlagsModule>('src/flags/index.js');
   const { demoSource } = await load<DemoModule>('src/source/demo/index.js');
   const started = performance.now();
-  const engine = await createEngine({ database: path, source: demoSource({ seed: workload.seed }), flags: PROFILES.recommended });
+  const engine = await createEngine({ database: path, source: demoSource({ seed: workload.seed }), flags: PROFILES.recommended, ...engineOptions });
   await Promise.all(workload.leagues.flatMap((leagueKey) => workload.seasons.map((season) => engine.enqueue({ leagueKey, season }).done)));
   await engine.close();
   if (engine.totals.rowsInserted !== workload.rowCount) throw new Error(`engine stored ${engine.totals.rowsInserted} rows, the workload has ${workload.rowCount}`);
   return { rowsPerSecond: workload.rowCount / ((performance.now() - started) / 1000), maxLockHoldMs: engine.totals.maxLockHoldMs, transactions: engine.totals.transactions };
 }
 
-export async function writerVariants(options: { runs: number; leagues: number; log(line: string): void }): Promise<Record<string, unknown>> {
+export async function writerVariants(options: { runs: number; leagues: number; variants?: string[]; log(line: string): void }): Promise<Record<string, unknown>> {
   const { log } = options;
   const dist = fileURLToPath(new URL('..', import.meta.url));
   const workload = demoWorkload(options.leagues, BENCH_SEASONS, 1);
   const scratch = scratchDir();
   try {
     const copies: Array<{ variant: Variant; dir: string }> = [];
-    for (const variant of VARIANTS) {
+    for (const variant of VARIANTS.filter((entry) => !options.variants || options.variants.includes(entry.name))) {
       const built = buildCopy(join(scratch.dir, 'copies'), dist, variant);
       if ('missing' in built) log(`  ${variant.name}: skipped, the writer no longer has ${built.missing}`);
       else copies.push({ variant, dir: built.dir });
@@ -104,7 +110,7 @@ export async function writerVariants(options: { runs: number; leagues: number; l
       raw.push(rawInsert(join(scratch.dir, `raw-${run}.db`), workload, Number.POSITIVE_INFINITY).rowsPerSecond);
       const line: string[] = [`raw one transaction ${formatRate(raw.at(-1)!)}`];
       for (const { variant, dir } of copies) {
-        const { value, cost } = await withCost(workload.rowCount, () => engineRun(dir, join(scratch.dir, `${variant.name.replace(/\W+/g, '-')}-${run}.db`), workload));
+        const { value, cost } = await withCost(workload.rowCount, () => engineRun(dir, join(scratch.dir, `${variant.name.replace(/\W+/g, '-')}-${run}.db`), workload, variant.engineOptions));
         results.get(variant.name)!.push({ ...value, cost });
         line.push(`${variant.name} ${formatRate(value.rowsPerSecond)} (hold ${value.maxLockHoldMs.toFixed(0)} ms, ${formatCost(cost)})`);
       }
@@ -132,5 +138,8 @@ export async function writerVariants(options: { runs: number; leagues: number; l
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
   const value = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
-  await writerVariants({ runs: value('--runs', 3), leagues: value('--leagues', 25), log: (line) => process.stdout.write(`${line}\n`) });
+  const names = args.includes('--variants') ? args[args.indexOf('--variants') + 1]?.split(',') : undefined;
+  const unknown = names?.filter((name) => !VARIANTS.some((variant) => variant.name === name)) ?? [];
+  if (unknown.length > 0) throw new Error(`Unknown --variants ${unknown.join(', ')}; expected some of: ${VARIANTS.map((variant) => variant.name).join(', ')}`);
+  await writerVariants({ runs: value('--runs', 3), leagues: value('--leagues', 25), ...(names ? { variants: names } : {}), log: (line) => process.stdout.write(`${line}\n`) });
 }
