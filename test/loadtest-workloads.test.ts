@@ -3,7 +3,7 @@
  * mix, with real reader and writer processes, and a recommendation that the measured figures
  * support (or a plain "within the noise").
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../src/errors.js';
@@ -13,7 +13,7 @@ import {
   CONTENTION_MIXES, advantage, combineRuns, planWorkloadRuns, recommendWorkload, runWorkloadComparison, WORKLOAD_FIGURES,
   type WorkloadCell, type WorkloadComparisonReport, type WorkloadRunFigures,
 } from '../src/loadtest/workloads/index.js';
-import { runCli } from './helpers/cli.js';
+import { collect, runCli, startCli } from './helpers/cli.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('league-backfill-workloads-');
@@ -151,6 +151,20 @@ describe('league-backfill loadtest --workloads', () => {
     expect(runs.stderr).toContain('`--runs` to be given only with --workloads');
 
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('stops on Ctrl-C with exit 130, writes no report, and leaves no database behind', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out');
+    const child = startCli(['loadtest', '--workloads', '--quick', '--leagues', '2', '--out', out]);
+    const done = collect(child, 60_000);
+    // Once the first run has started (its contenders are up), not before the command has begun.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code, result.stderr).toBe(130);
+    expect(existsSync(join(out, 'workloads.json'))).toBe(false);
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it('rejects unknown options and profiles by name in the API', async () => {
