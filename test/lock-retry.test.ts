@@ -104,7 +104,10 @@ describe('the one lock-retry loop', () => {
     const error = await withLockRetry({
       policy, waitThresholdMs: 1000,
       exhausted: (failure) => Object.assign(new Error(`gave up after ${failure.attempts}`), { failure }),
-    }, () => db.exec('BEGIN IMMEDIATE')).catch((e: unknown) => e as Error & { failure: { attempts: number; locks: number; waitMs: number; lastError: Error } });
+    }, () => db.exec('BEGIN IMMEDIATE')).then(
+      () => { throw new Error('the lock was expected to outlast every attempt'); },
+      (e: unknown) => e as Error & { failure: { attempts: number; locks: number; waitMs: number; lastError: Error } },
+    );
     held.process.kill();
     await held.released.catch(() => undefined);
     expect(error.message).toBe('gave up after 3');
