@@ -3,6 +3,6 @@ export { startDashboard, serveEngineMetrics, resolveDashboardOptions, isLoopback
 export type { DashboardOptions, DashboardServer, EngineMetricsServer, EngineMetricsServerOptions, ListeningServer, ResolvedDashboardOptions } from './http.js';
 export { databaseMetrics, engineMetrics, LOCK_WAIT_BUCKETS } from './metrics.js';
 export type { DatabaseMetrics, EngineMetricsOptions, MetricsEngine, MetricsEngineTotals } from './metrics.js';
-export { readSnapshot, SchemaCache, JOB_STATES } from './snapshot.js';
+export { readSnapshot, SchemaCache } from './snapshot.js';
 export type { AlertRow, DashboardSnapshot, JobRow, JobTotals, LockHolderFigures, MinuteFigures, WalPinState, WriterLease, WriterTotals } from './snapshot.js';
 export type { DashboardState, LivePoint } from './sampler.js';

@@ -11,7 +11,8 @@
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors.js';
-import { JOB_STATES, type DashboardSnapshot } from './snapshot.js';
+import { JOB_STATES } from '../model/index.js';
+import type { DashboardSnapshot } from './snapshot.js';
 
 /**
  * Bucket bounds of `league_backfill_lock_wait_seconds`: from the 5 ms a busy-slices wait

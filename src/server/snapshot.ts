@@ -5,6 +5,7 @@
  * after it. Every read tolerates an older file: a missing table or column gives empty figures
  * (`null`), never an error, and `missing` says what was not there.
  */
+import { JOB_STATES, type JobState } from '../model/index.js';
 import { statSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import { processAlive } from '../db/processes.js';
@@ -12,8 +13,7 @@ import { WRITER_TABLES, type TableNames } from '../db/schema.js';
 import { readMetricMinutes, V2_METRIC_COLUMNS, type MetricMinute } from '../db/writer-records.js';
 
 /** The job states of `job_log.status`, in the order the dashboard shows them. */
-export const JOB_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
-export type DashboardJobState = (typeof JOB_STATES)[number];
+export type DashboardJobState = JobState;
 
 /** The tables of schema version 2 (their names are fixed). */
 const EXTRA_TABLES = WRITER_TABLES;
