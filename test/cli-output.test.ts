@@ -11,6 +11,7 @@ import { parseLogFormat } from '../src/cli/context.js';
 import { formatExamples, formatExitCodes, withDefault } from '../src/cli/help.js';
 import { TerminalLines } from '../src/cli/output.js';
 import { formatProgressLine } from '../src/cli/progress.js';
+import { defaultFetchWorkers } from '../src/engine/options.js';
 import { BackfillError, InvalidOptionError } from '../src/errors.js';
 import { createCliLogger, formatLogLine } from '../src/logger.js';
 
@@ -145,9 +146,15 @@ describe('backfill options, resolved in one place', () => {
     expect(resolveBackfillOptions({ league: ['403.l.17457', '403.l.17457'], source: 'yahoo' }).leagues).toEqual(['403.l.17457']);
   });
 
+  it('defaults to one fetch worker on two cores for the demo and file sources, and two for yahoo', () => {
+    expect([1, 2, 3, 8].map((cores) => defaultFetchWorkers('demo', cores))).toEqual([1, 1, 2, 2]);
+    expect(defaultFetchWorkers('file', 2)).toBe(1);
+    expect([1, 2, 8].map((cores) => defaultFetchWorkers('yahoo', cores))).toEqual([2, 2, 2]);
+  });
+
   it('applies the defaults, and refuses an option of another source and an unknown option by name', () => {
     const resolved = resolveBackfillOptions({ json: true, db: 'x.db' });
-    expect(resolved).toMatchObject({ source: 'demo', leagues: [], workers: 2, batchSize: 100, force: false, progress: true, busyTimeout: 5000, transactionBudget: 100 });
+    expect(resolved).toMatchObject({ source: 'demo', leagues: [], workers: defaultFetchWorkers('demo'), batchSize: 100, force: false, progress: true, busyTimeout: 5000, transactionBudget: 100 });
     expect(resolved.demo).toEqual({ leagues: 4, seed: 1, latency: 0, failureRate: 0 });
     expect(() => resolveBackfillOptions({ source: 'yahoo', league: ['423.l.1'], seed: 4 })).toThrow(/`--seed` to be used only with --source demo, got 4.*remove --seed/);
     expect(() => resolveBackfillOptions({ leagues: 3, source: 'file', input: 'x.json' })).toThrow(/`--leagues` to be used only with --source demo/);

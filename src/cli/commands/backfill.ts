@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import {
-  BackfillError, bullmqTransport, createEngine, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs,
+  BackfillError, bullmqTransport, createEngine, defaultFetchWorkers, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs,
   serveEngineMetrics, yahooSource, databaseFileChange, fileIdentity, LOCK_WAIT_STRATEGIES, SOURCE_KINDS, USAGE_ERROR_CODES, type EngineMetricsServer, type SourceKind,
   type Engine, type EngineOptions, type ErrorCode, type JobHandle, type JobRequest, type JobSummary, type LockWaitStrategy, type SourceSpec,
 } from '../../index.js';
@@ -32,7 +32,7 @@ export function describe(command: Command): void {
     .option('--league <key>', 'league key such as 423.l.12345 (repeatable; for yahoo: the newest season\'s key)', collectLeague)
     .option('--seasons <list>', `seasons: 2019-2024, 2021,2023 or 2023${withDefault(`${DEMO_DEFAULT_SEASONS} for demo, every season of the league for yahoo, every season in the input for file`)}`,
       (v) => parseSeasons(v))
-    .option('--workers <n>', 'fetch worker threads (1-64)', (v) => parseInteger(v, '--workers', 1, 64), 2)
+    .option('--workers <n>', `fetch worker threads (1-64)${withDefault('1 on two cores (2 for yahoo)')}`, (v) => parseInteger(v, '--workers', 1, 64))
     .option('--rate <n>', `requests per second across all workers, 0 for no limit${withDefault('1 for yahoo, no limit for demo and file')}`, (v) => parseNumber(v, '--rate', 0, 10_000))
     .option('--batch-size <n>', 'rows per batch (1-100)', (v) => parseInteger(v, '--batch-size', 1, 100), 100)
     .option('--force', 'redo jobs that are already completed')
@@ -174,7 +174,7 @@ export function resolveBackfillOptions(raw: Record<string, unknown>): ResolvedBa
     source,
     leagues,
     seasons: options.seasons,
-    workers: options.workers ?? 2,
+    workers: options.workers ?? defaultFetchWorkers(source),
     rate: options.rate,
     batchSize: options.batchSize ?? 100,
     force: options.force ?? false,
