@@ -27,7 +27,7 @@ const WRITER_HANDLE = 'src/writer/writer.js';
 
 /** The batch inserted by one statement over the JSON it arrived as: no decoding, no binding per row. */
 const JSONB_INSERT: Replacement[] = [
-  { file: WRITER_THREAD, from: 'const decoded = batches.map((batch) => JSON.parse(batch.rows));', to: 'const decoded = batches.map(() => null);' },
+  { file: WRITER_THREAD, from: "const decoded = batches.map((batch) => JSON.parse(typeof batch.rows === 'string' ? batch.rows : decoder.decode(batch.rows)));", to: 'const decoded = batches.map(() => null);' },
   {
     file: WRITER_THREAD,
     from: `for (const row of rows)
@@ -35,11 +35,11 @@ const JSONB_INSERT: Replacement[] = [
     // Prepared on the row statement's own connection, the first time.
     to: `rows = { length: batch.rowCount };
         s.insertJson ??= s.insertRow.database.prepare(${JSON.stringify(insertFromJsonSql('transactions', true))});
-        if (batch.rowCount > 0) inserted = s.insertJson.run(batch.jobId, batch.season, batch.leagueSeries, batch.rows).changes;`,
+        if (batch.rowCount > 0) inserted = s.insertJson.run(batch.jobId, batch.season, batch.leagueSeries, typeof batch.rows === 'string' ? batch.rows : decoder.decode(batch.rows)).changes;`,
   },
 ];
 const WRITER_YOUNG_32: Replacement[] = [
-  { file: WRITER_HANDLE, from: 'resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 }', to: 'resourceLimits: { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 128 }' },
+  { file: WRITER_HANDLE, from: 'resourceLimits: { maxYoungGenerationSizeMb: 24, maxOldGenerationSizeMb: 128 }', to: 'resourceLimits: { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 128 }' },
 ];
 
 export const VARIANTS: Variant[] = [

@@ -8,7 +8,10 @@ import { rowToTuple } from '../model/index.js';
 import { type Source } from '../source/types.js';
 import type { EncodedBatch, FetchedPage, FetchTask, FetchTaskResult } from './protocol.js';
 
-export async function fetchPages(task: FetchTask, source: Source): Promise<FetchTaskResult> {
+const encoder = new TextEncoder();
+
+/** `bytes`: encode each batch as UTF-8 bytes (between threads) instead of text (over Redis). */
+export async function fetchPages(task: FetchTask, source: Source, { bytes = false }: { bytes?: boolean } = {}): Promise<FetchTaskResult> {
   const started = performance.now();
   const pages: FetchedPage[] = [];
   let start = task.start;
@@ -20,7 +23,8 @@ export async function fetchPages(task: FetchTask, source: Source): Promise<Fetch
     const batches: EncodedBatch[] = [];
     for (let offset = 0; offset < page.rows.length; offset += task.batchSize) {
       const slice = page.rows.slice(offset, offset + task.batchSize);
-      batches.push({ rows: JSON.stringify(slice.map(rowToTuple)), rowCount: slice.length });
+      const json = JSON.stringify(slice.map(rowToTuple));
+      batches.push({ rows: bytes ? encoder.encode(json) : json, rowCount: slice.length });
     }
     pages.push({ batches, rejected: page.rejected, recordCount: page.recordCount });
     start += page.recordCount;

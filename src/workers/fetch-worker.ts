@@ -30,7 +30,9 @@ function sourceFor(task: FetchTask): Promise<Source> {
 
 export default async function fetchTask(task: FetchTask): Promise<FetchTaskOutcome> {
   try {
-    return { ok: true, result: await fetchPages(task, await sourceFor(task)) };
+    // Bytes, not text: a row batch then lives outside the main thread's heap while it waits in the
+    // queue, and moves to the writer without a copy (docs/performance.md, Memory).
+    return { ok: true, result: await fetchPages(task, await sourceFor(task), { bytes: true }) };
   } catch (error) {
     return { ok: false, error: serializeError(error) };
   }

@@ -54,10 +54,11 @@ export interface BatchMessage {
   season: number;
   leagueSeries: string;
   /**
-   * Rows as the JSON text of `RowTuple[]`. A string crosses threads as one copy of its bytes;
-   * an array of row objects is cloned key by key, which costs several times more (see bench/).
+   * Rows as the JSON of `RowTuple[]`, UTF-8 bytes or text. Bytes are moved to the writer thread
+   * (transferred, not copied); an array of row objects would be cloned key by key, which costs
+   * several times more (see bench/).
    */
-  rows: string;
+  rows: string | Uint8Array;
   rowCount: number;
   rejected: RejectedRecord[];
   /** The job's cursor once this batch is committed; null for a batch that does not end a page. */

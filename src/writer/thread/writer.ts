@@ -48,6 +48,8 @@ import type { RowTuple } from '../../model/index.js';
  * The writer thread's state and what each request does. The thread entry (writer-thread.ts)
  * feeds it the main thread's messages one at a time, in order.
  */
+const decoder = new TextDecoder();
+
 export class WriterThread {
   readonly #config: WriterConfig;
   readonly #notify: (notice: WriterNotice) => void;
@@ -172,7 +174,7 @@ export class WriterThread {
     this.#assertSameFile();
     // Rows are decoded before the lock is taken: the work overlaps the gap left to the
     // neighbours (or the previous checkpoint) instead of lengthening the hold.
-    const decoded = batches.map((batch) => JSON.parse(batch.rows) as RowTuple[]);
+    const decoded = batches.map((batch) => JSON.parse(typeof batch.rows === 'string' ? batch.rows : decoder.decode(batch.rows)) as RowTuple[]);
     const outcomes: BatchOutcome[] = [];
     let transactions = 0;
     let maxHoldMs = 0;
