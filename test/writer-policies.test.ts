@@ -66,7 +66,7 @@ describe('the neighbour policy', () => {
     expect(policy.takeNeighbourCommits()).toBe(1);
   });
 
-  it('keeps a gap open after a neighbour commits in it, so one shut out by that commit gets another try, up to twice the gap', () => {
+  it('keeps a gap open after a neighbour commits in it, so one shut out by that commit gets another try, up to 1.5 gaps', () => {
     const { state, policy } = neighbourPolicy({ others: true });
     state.now += 100;
     policy.lockReleased();
@@ -76,14 +76,13 @@ describe('the neighbour policy', () => {
     // No neighbour commit: the gap ends as planned.
     state.now += 10;
     expect(policy.gapEnd(started, planned)).toBe(planned);
-    // A commit 20 ms into the gap: it goes on 25 ms after it is seen...
-    state.now += 10;
+    // A commit 10 ms into the gap: it goes on 25 ms after it is seen...
     state.dataVersion++;
-    expect(policy.gapEnd(started, planned)).toBe(started + 45);
-    // ...and never past twice the gap, however often neighbours commit.
+    expect(policy.gapEnd(started, planned)).toBe(started + 35);
+    // ...and never past one and a half gaps, however often neighbours commit.
     state.now += 20;
     state.dataVersion++;
-    expect(policy.gapEnd(started, planned)).toBe(started + 50);
+    expect(policy.gapEnd(started, planned)).toBe(started + 37.5);
     expect(policy.takeNeighbourCommits()).toBe(2);
   });
 
