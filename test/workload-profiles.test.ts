@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open.js';
+import { ReadPool, withReader } from '../src/db/read-pool.js';
 import { FlagsFileError } from '../src/errors.js';
 import {
   applyWorkloadPragmas, loadFlags, PROFILES, planWorkload, setWorkload, updateFlags, WORKLOAD_NAMES, type WorkloadName,
@@ -54,6 +55,24 @@ describe('workload profiles read back from SQLite', () => {
       expect(values).toMatchObject({ cache_size: -65536, mmap_size: 1024 * 1024 * 1024, temp_store: 2 });
       expect(applied.pragmas.map((p) => [p.name, p.readBack])).toEqual([['cache_size', -65536], ['mmap_size', 1073741824], ['temp_store', 2]]);
     }
+  });
+
+  it('reaches the read connections of health and jobs: the read pool and a one-shot reader get the profile too', async () => {
+    const path = join(tempDir(), 'league.db');
+    openDatabase({ path, flags: PROFILES.recommended }).db.close();
+    const cacheOf = (db: { pragma(source: string, options: { simple: true }): unknown }): number => Number(db.pragma('cache_size', { simple: true }));
+    const pool = new ReadPool({ path, flags: PROFILES.recommended, workload: 'read-heavy', min: 1, max: 1 });
+    try {
+      const lease = await pool.acquire();
+      expect(cacheOf(lease.db)).toBe(-65536);
+      expect(Number(lease.db.pragma('mmap_size', { simple: true }))).toBe(1024 * 1024 * 1024);
+      lease.release();
+    } finally {
+      await pool.close();
+    }
+    expect(await withReader({ path, flags: PROFILES.recommended, workload: 'read-heavy' }, cacheOf)).toBe(-65536);
+    expect(await withReader({ path, flags: PROFILES.recommended }, cacheOf)).toBe(-16384);
+    expect(() => new ReadPool({ path, flags: PROFILES.recommended, workload: 'reading' as WorkloadName })).toThrow(/`workload` to be one of mixed, read-heavy, write-heavy, got "?reading/);
   });
 
   it('write-heavy: WAL with synchronous NORMAL, a 32 MiB cache and wal_autocheckpoint 4000, but never against a connection that checkpoints itself', () => {

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
 import { InvalidOptionError, isLockError } from '../errors.js';
-import { DEFAULT_FLAGS, type Flags } from '../flags/index.js';
+import { DEFAULT_FLAGS, type Flags, type WorkloadName } from '../flags/index.js';
 import type { Logger } from '../logger.js';
 import { readRecentAlerts, readWalPin, readWriterRecord, type StoredAlert, type WalPin, type WriterRecord } from './writer-records.js';
 import { findLockHolders, type LockHolder } from './locking/lock-holders.js';
@@ -94,6 +94,8 @@ export interface HealthOptions {
   readonly flags?: Flags;
   /** Read through this pool (the `connection_pooling` flag); otherwise one read-only connection is opened for the sample. */
   readonly pool?: ReadPool | undefined;
+  /** The flags file's workload profile, for the sample's own connection. @default 'mixed' */
+  readonly workload?: WorkloadName;
   /** @default DEFAULT_HEALTH_THRESHOLDS */
   readonly thresholds?: Partial<HealthThresholds>;
   /** Table names, when the writer was configured with others. @default DEFAULT_TABLES */
@@ -348,6 +350,7 @@ export async function checkHealth(options: HealthOptions): Promise<HealthSample>
       pool: options.pool,
       path,
       flags: options.flags ?? DEFAULT_FLAGS,
+      ...(options.workload !== undefined ? { workload: options.workload } : {}),
       // A probe never waits longer for a lock than the latency that would make it CRITICAL anyway.
       busyTimeoutMs: Math.ceil(thresholds.latencyCriticalMs),
       ...(options.logger !== undefined ? { logger: options.logger } : {}),

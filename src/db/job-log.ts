@@ -5,7 +5,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import { DatabaseOpenError, InvalidOptionError } from '../errors.js';
-import type { Flags } from '../flags/index.js';
+import type { Flags, WorkloadName } from '../flags/index.js';
 import type { Logger } from '../logger.js';
 import { JOB_STATES, type JobState } from '../model/index.js';
 import { ReadPool, withReader } from './read-pool.js';
@@ -53,12 +53,14 @@ export interface ReadJobLogOptions extends JobLogQuery {
   readonly path: string;
   /** The flags in force: with `connection_pooling` on, the read goes through a read pool like every other read. */
   readonly flags: Flags;
+  /** The flags file's workload profile, applied to the read connection. @default 'mixed' */
+  readonly workload?: WorkloadName;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
 }
 
 const QUERY_OPTIONS = new Set(['status', 'limit', 'table']);
-const READ_OPTIONS = new Set([...QUERY_OPTIONS, 'path', 'flags', 'logger', 'signal']);
+const READ_OPTIONS = new Set([...QUERY_OPTIONS, 'path', 'flags', 'workload', 'logger', 'signal']);
 
 function checkQuery(query: JobLogQuery, known: ReadonlySet<string>): Required<Omit<JobLogQuery, 'status'>> & Pick<JobLogQuery, 'status'> {
   for (const key of Object.keys(query)) {
@@ -102,11 +104,12 @@ export async function readJobLog(options: ReadJobLogOptions): Promise<JobLog> {
   for (const key of Object.keys(options)) {
     if (!READ_OPTIONS.has(key)) throw new InvalidOptionError(key, `one of the job log options (${[...READ_OPTIONS].join(', ')})`, (options as unknown as Record<string, unknown>)[key]);
   }
-  const { path, flags, logger, signal, ...query } = options;
+  const { path, flags, workload, logger, signal, ...query } = options;
   checkQuery(query, QUERY_OPTIONS);
-  const pool = flags.connection_pooling ? new ReadPool({ path, flags, min: 1, max: 1, ...(logger ? { logger } : {}) }) : undefined;
+  const shared = { ...(workload ? { workload } : {}), ...(logger ? { logger } : {}) };
+  const pool = flags.connection_pooling ? new ReadPool({ path, flags, min: 1, max: 1, ...shared }) : undefined;
   try {
-    return await withReader({ pool, path, flags, ...(logger ? { logger } : {}), ...(signal ? { signal } : {}) }, (db) => queryJobLog(db, path, query));
+    return await withReader({ pool, path, flags, ...shared, ...(signal ? { signal } : {}) }, (db) => queryJobLog(db, path, query));
   } finally {
     await pool?.close();
   }

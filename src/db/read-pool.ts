@@ -7,7 +7,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import { BackfillError, ClosedError, InvalidOptionError } from '../errors.js';
-import { effectiveFlags, type Flags } from '../flags/index.js';
+import { effectiveFlags, isWorkloadName, WORKLOAD_NAMES, type Flags, type WorkloadName } from '../flags/index.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { openDatabase } from './open.js';
 
@@ -26,6 +26,8 @@ export interface ReadPoolOptions {
   readonly busyTimeoutMs?: number;
   /** Where connection churn (replaced, timed out) is logged. @default a silent logger */
   readonly logger?: Logger;
+  /** The flags file's workload profile, applied to each connection like the engine's. @default 'mixed' */
+  readonly workload?: WorkloadName;
 }
 
 export interface ResolvedReadPoolOptions {
@@ -36,9 +38,10 @@ export interface ResolvedReadPoolOptions {
   readonly acquireTimeoutMs: number;
   readonly busyTimeoutMs: number;
   readonly logger: Logger;
+  readonly workload: WorkloadName;
 }
 
-const OPTION_NAMES = new Set(['path', 'flags', 'min', 'max', 'acquireTimeoutMs', 'busyTimeoutMs', 'logger']);
+const OPTION_NAMES = new Set(['path', 'flags', 'min', 'max', 'acquireTimeoutMs', 'busyTimeoutMs', 'logger', 'workload']);
 
 function integerOption(options: ReadPoolOptions, name: 'min' | 'max' | 'acquireTimeoutMs' | 'busyTimeoutMs', fallback: number, min: number, max: number): number {
   const value = options[name] ?? fallback;
@@ -46,6 +49,12 @@ function integerOption(options: ReadPoolOptions, name: 'min' | 'max' | 'acquireT
     throw new InvalidOptionError(name, `an integer from ${min} to ${max}`, value);
   }
   return value;
+}
+
+function resolveWorkload(workload: unknown): WorkloadName {
+  if (workload === undefined) return 'mixed';
+  if (!isWorkloadName(workload)) throw new InvalidOptionError('workload', `one of ${WORKLOAD_NAMES.join(', ')}`, workload);
+  return workload;
 }
 
 /** Applies the defaults and checks every option; unknown and misspelt option names are rejected by name. */
@@ -70,6 +79,7 @@ export function resolveReadPoolOptions(options: ReadPoolOptions): ResolvedReadPo
     acquireTimeoutMs: integerOption(options, 'acquireTimeoutMs', 5000, 1, 3_600_000),
     busyTimeoutMs: integerOption(options, 'busyTimeoutMs', 5000, 0, 600_000),
     logger: (options.logger ?? silentLogger()).child({ component: 'read-pool' }),
+    workload: resolveWorkload(options.workload),
   };
 }
 
@@ -251,6 +261,7 @@ export class ReadPool implements AsyncDisposable {
     const { db } = openDatabase({
       path: this.options.path,
       flags: effectiveFlags(this.options.flags),
+      workload: this.options.workload,
       readonly: true,
       busyTimeoutMs: this.options.busyTimeoutMs,
       logger: this.options.logger,
@@ -330,6 +341,8 @@ export interface WithReaderOptions {
   readonly busyTimeoutMs?: number;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
+  /** The flags file's workload profile, for the one-shot connection. @default 'mixed' */
+  readonly workload?: WorkloadName;
 }
 
 /**
@@ -350,6 +363,7 @@ export async function withReader<T>(options: WithReaderOptions, fn: (db: Databas
   const { db } = openDatabase({
     path: options.path,
     flags: options.flags,
+    workload: resolveWorkload(options.workload),
     readonly: true,
     ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),

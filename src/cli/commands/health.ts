@@ -20,6 +20,7 @@ import {
   watchHealth,
   worseStatus,
   type Flags,
+  type WorkloadName,
   type HealthSample,
   type HealthThresholds,
 } from '../../index.js';
@@ -143,9 +144,10 @@ export async function run(context: CliContext, options: Record<string, unknown>,
 
   // A broken flags file stops the engine from starting: worth a WARNING, but health can still look with the defaults.
   let flags: Flags = DEFAULT_FLAGS;
+  let workload: WorkloadName = 'mixed';
   let flagsProblem: string | undefined;
   try {
-    flags = (await loadFlags(context.flagsPath)).flags;
+    ({ flags, workload } = await loadFlags(context.flagsPath));
   } catch (error) {
     if (!(error instanceof BackfillError)) throw error;
     flagsProblem = `${error.message} Health used the default flags; the engine will not start until the file is fixed.`;
@@ -156,7 +158,7 @@ export async function run(context: CliContext, options: Record<string, unknown>,
   let pool: ReadPool | undefined;
   if (flags.connection_pooling) {
     try {
-      pool = new ReadPool({ path, flags, min: 1, max: 1, busyTimeoutMs: Math.ceil(parsed.thresholds.latencyCriticalMs), logger: context.logger });
+      pool = new ReadPool({ path, flags, workload, min: 1, max: 1, busyTimeoutMs: Math.ceil(parsed.thresholds.latencyCriticalMs), logger: context.logger });
     } catch {
       pool = undefined; // the database is missing or unreadable: checkHealth finds and reports why
     }
@@ -182,7 +184,7 @@ export async function run(context: CliContext, options: Record<string, unknown>,
 
   try {
     if (!parsed.watch) {
-      const sample = amend(await checkHealth({ path, flags, pool, thresholds: parsed.thresholds, logger: context.logger }));
+      const sample = amend(await checkHealth({ path, flags, workload, pool, thresholds: parsed.thresholds, logger: context.logger }));
       record(sample);
       if (context.json) printJson(context, sample);
       else context.stdout.write(formatHealthSample(sample));
@@ -192,6 +194,7 @@ export async function run(context: CliContext, options: Record<string, unknown>,
     const samples = watchHealth({
       path,
       flags,
+      workload,
       pool,
       thresholds: parsed.thresholds,
       intervalMs: parsed.intervalMs,

@@ -29,9 +29,9 @@ backfill.`);
 export async function run(context: CliContext, options: Record<string, unknown>): Promise<number> {
   const status = options.status as JobState | undefined;
   const limit = options.limit as number;
-  const { flags } = await loadFlags(context.flagsPath);
+  const { flags, workload } = await loadFlags(context.flagsPath);
   // Read-only: looking at the job log never takes the write lock or changes the file.
-  const { counts, jobs } = await readJobLog({ path: context.databasePath, flags, status, limit, logger: context.logger });
+  const { counts, jobs } = await readJobLog({ path: context.databasePath, flags, workload, status, limit, logger: context.logger });
   if (context.json) {
     printJson(context, { database: context.databasePath, counts, jobs });
   } else {
