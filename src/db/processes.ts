@@ -15,7 +15,9 @@
  * Nothing here throws: on other systems, or where /proc cannot be read, the answer is empty.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { parseProcLocks, splitDevice } from './locking/lock-holders.js';
+import { parseProcLocks, readCommandLine, splitDevice } from './locking/lock-holders.js';
+
+export { readCommandLine };
 
 export interface SqliteLibrary {
   /** The mapped file, as /proc/PID/maps names it. */
@@ -49,7 +51,6 @@ export interface FindProcessesOptions {
   readonly identifyLibraries?: boolean;
 }
 
-const COMMAND_MAX = 200;
 /** Larger files are not read for a version string (a library is a few MB; a whole executable can be 100 MB). */
 const MAX_LIBRARY_BYTES = 64 * 1024 * 1024;
 
@@ -72,17 +73,6 @@ function listPids(procRoot: string): number[] {
     return readdirSync(procRoot).filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
   } catch {
     return [];
-  }
-}
-
-/** A process's command line, as lock-holders.ts reads it. */
-export function readCommandLine(pid: number, procRoot = '/proc'): string {
-  if (pid <= 0) return '';
-  try {
-    const text = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replaceAll('\0', ' ');
-    return text.length > COMMAND_MAX ? `${text.slice(0, COMMAND_MAX - 3)}...` : text;
-  } catch {
-    return '';
   }
 }
 

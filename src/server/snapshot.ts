@@ -77,25 +77,11 @@ export interface WalPinState {
   alive: boolean | null;
 }
 
-/** Sums over every minute `writer_metrics` holds (the database's whole history). */
-export interface WriterTotals {
+/** Sums over every minute `writer_metrics` holds (the database's whole history): a minute's figures, summed. */
+export interface WriterTotals extends Omit<MetricMinute, 'minute'> {
   minutes: number;
   firstMinute: number | null;
   lastMinute: number | null;
-  transactions: number;
-  batches: number;
-  failedBatches: number;
-  rows: number;
-  locks: number;
-  retries: number;
-  lockWaitMs: number;
-  maxHoldMs: number;
-  maxWalBytes: number | null;
-  checkpoints: number | null;
-  checkpointsBlocked: number | null;
-  yields: number | null;
-  yieldMs: number | null;
-  neighbourCommits: number | null;
 }
 
 export interface JobTotals {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import {
   BackfillError, bullmqTransport, createEngine, defaultFetchWorkers, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs,
   serveEngineMetrics, yahooSource, databaseFileChange, fileIdentity, LOCK_WAIT_STRATEGIES, SOURCE_KINDS, USAGE_ERROR_CODES, type EngineMetricsServer, type SourceKind,
-  type Engine, type EngineOptions, type ErrorCode, type JobHandle, type JobRequest, type JobSummary, type LockWaitStrategy, type SourceSpec,
+  type Engine, type EngineOptions, type ErrorCode, type RunTotals, type JobHandle, type JobRequest, type JobSummary, type LockWaitStrategy, type SourceSpec,
 } from '../../index.js';
 import { printJson, type CliContext } from '../context.js';
 import { addExamples, addExitCodes, withDefault } from '../help.js';
@@ -225,23 +225,8 @@ export function engineOptionsFor(options: ResolvedBackfillOptions, context: CliC
   };
 }
 
-/** What `--json` prints: the run's totals (DESIGN section 6). */
-export interface BackfillSummary {
-  jobs: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  skipped: number;
-  rowsFetched: number;
-  rowsInserted: number;
-  rowsIgnored: number;
-  rowsRejected: number;
-  lockCount: number;
-  retries: number;
-  maxRetryCount: number;
-  totalRetryTime: number;
-  transactions: number;
-  maxLockHoldMs: number;
+/** What `--json` prints: the run's totals (DESIGN section 6), and the run's own figures. */
+export interface BackfillSummary extends RunTotals {
   durationMs: number;
   rowsPerSecond: number;
   database: string;

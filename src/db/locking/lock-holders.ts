@@ -155,7 +155,8 @@ function statTarget(path: string, file: 'db' | 'shm'): Target | null {
   }
 }
 
-function readCommand(procRoot: string, pid: number): string {
+/** A process's command line, NULs as spaces, at most COMMAND_MAX characters ('' when it cannot be read). */
+export function readCommandLine(pid: number, procRoot = '/proc'): string {
   if (pid <= 0) return '';
   try {
     const text = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replaceAll('\0', ' ');
@@ -237,7 +238,7 @@ export function findLockHolders(databasePath: string, options: FindLockHoldersOp
     const command = (pid: number): string => {
       let known = commands.get(pid);
       if (known === undefined) {
-        known = readCommand(procRoot, pid);
+        known = readCommandLine(pid, procRoot);
         commands.set(pid, known);
       }
       return known;

@@ -6,12 +6,12 @@
  * the writer leaves the lock free between its transactions so that they get their turn
  * (neighbours.ts).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { acquireWriterLease, leasePathOf, removeLeaseFile, type WriterLease } from '../../db/lease.js';
-import { findLockHolders } from '../../db/locking/lock-holders.js';
+import { findLockHolders, readCommandLine } from '../../db/locking/lock-holders.js';
 import { walReaders } from '../../db/locking/wal-readers.js';
 import { fileIdentity, sameFile, type FileIdentity } from '../../db/file-identity.js';
 import { checkDatabasePath, openDatabase } from '../../db/open.js';
@@ -127,7 +127,8 @@ export class WriterThread {
       });
       this.#jobs = new JobBookkeeping(this.#tx, this.#statements, config.retry);
       for (const warning of opened.settings.warnings) notify({ type: 'log', level: 'warn', message: warning });
-      this.#records.recordWriterState({ pid: process.pid, host: hostname(), command: processCommand(), startedAt: new Date().toISOString() });
+      // The command from /proc, not process.argv: a worker thread's argv names its own entry file.
+      this.#records.recordWriterState({ pid: process.pid, host: hostname(), command: readCommandLine(process.pid), startedAt: new Date().toISOString() });
       notify({ type: 'ready', settings: opened.settings, migration: opened.migration });
     } catch (error) {
       this.#lease.release();
@@ -411,15 +412,6 @@ export class WriterThread {
       this.#lease.release();
     }
     return null;
-  }
-}
-
-/** The process's command line (a worker thread's process.argv names its own entry file). */
-function processCommand(): string {
-  try {
-    return readFileSync('/proc/self/cmdline', 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 200);
-  } catch {
-    return process.title.slice(0, 200);
   }
 }
 
