@@ -150,6 +150,8 @@ export interface CheckpointInfo {
   walPages: number;
   checkpointedPages: number;
   walBytesBefore: number;
+  /** The WAL file's size after a `TRIM` (the transaction that cuts the file back to its limit). */
+  walBytesAfter?: number;
   durationMs: number;
 }
 

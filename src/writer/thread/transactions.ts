@@ -18,12 +18,18 @@ import type { CommitBudget } from './commit-budget.js';
 import { countLock, emptyOperation, mergeOperation, type HolderWait, type OperationLocks } from './lock-accounting.js';
 import type { NeighbourPolicy } from './neighbours.js';
 import type { WriterRecords } from './records.js';
+import type { WalTrim } from './wal-trim.js';
 
 /** How often the writer looks at its neighbours' commits (and a pinned WAL) during a gap (ms). */
 const GAP_STEP_MS = 2;
 
 /** What kind of write begins a transaction: it decides how BEGIN is spelled (see #begin). */
-export type WriteKind = 'batch' | 'submit' | 'bookkeeping' | 'session';
+export type WriteKind = 'batch' | 'submit' | 'bookkeeping' | 'session' | 'trim';
+
+function expectedHoldMs(kind: WriteKind, budgetMs: number): number {
+  if (kind === 'batch' || kind === 'session') return budgetMs;
+  return kind === 'trim' ? budgetMs / 2 : 1;
+}
 
 export interface LockedOperation<T> {
   value: T;
@@ -53,6 +59,8 @@ export interface TransactionRunnerParts {
   notify: (notice: WriterNotice) => void;
   /** Aborted when the engine stops: backoff sleeps and gaps end at once. */
   signal: AbortSignal;
+  /** Told of every COMMIT of the connection (the WAL starts over in the first one after a full checkpoint). */
+  walTrim: WalTrim | null;
 }
 
 export class TransactionRunner {
@@ -65,6 +73,7 @@ export class TransactionRunner {
   readonly #records: WriterRecords;
   readonly #notify: (notice: WriterNotice) => void;
   readonly #signal: AbortSignal;
+  readonly #walTrim: WalTrim | null;
   /** Lock figures of operations that failed, kept until their job's next write (at the latest its end). */
   readonly unwritten = new Map<string, OperationLocks>();
   /** Holders seen at the first busy try of the current wait (see LockWaitContext.onBusy). */
@@ -85,6 +94,7 @@ export class TransactionRunner {
     this.#records = parts.records;
     this.#notify = parts.notify;
     this.#signal = parts.signal;
+    this.#walTrim = parts.walTrim;
   }
 
   /** Runs `step` once the current transaction has committed. */
@@ -120,9 +130,9 @@ export class TransactionRunner {
       policy,
       waitThresholdMs: this.#config.lockWaitThresholdMs,
       signal: this.#signal,
-      // A group commit may hold the lock for a whole budget; bookkeeping and submitted writes
-      // for about a millisecond, so several of them can share one gap.
-      beforeAttempt: () => this.#leaveGap(kind === 'batch' || kind === 'session' ? this.#config.transactionBudgetMs : 1),
+      // A group commit may hold the lock for a whole budget, a WAL trim for half of one;
+      // bookkeeping and submitted writes for about a millisecond, so several of them can share one gap.
+      beforeAttempt: () => this.#leaveGap(expectedHoldMs(kind, this.#config.transactionBudgetMs)),
       onLock: (lock) => this.#lock(locks, operation, lock, jobId),
       exhausted: (failure) => this.#lockedOut(operation, jobId, locks, failure),
     }, (attempt) => {
@@ -138,6 +148,7 @@ export class TransactionRunner {
           if (keepOpen) return result;
           const commitStart = performance.now();
           this.#db.exec('COMMIT');
+          this.#walTrim?.committed();
           const now = performance.now();
           holdMs = now - lockedAt;
           if (kind === 'batch') this.#budget.record((result as { insertMs?: number }).insertMs ?? 0, now - commitStart);

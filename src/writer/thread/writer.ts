@@ -27,6 +27,7 @@ import { JobBookkeeping } from './jobs.js';
 import { Sessions } from './sessions.js';
 import { CommitBudget } from './commit-budget.js';
 import { NeighbourPolicy } from './neighbours.js';
+import { WalTrim } from './wal-trim.js';
 import type {
   AlertRecord,
   BatchMessage,
@@ -63,6 +64,8 @@ export class WriterThread {
   readonly #neighbours: NeighbourPolicy;
   readonly #checkpoints: CheckpointPolicy;
   readonly #budget: CommitBudget;
+  /** When the WAL file is cut back to its limit, in a transaction of its own (null without WAL). */
+  readonly #walTrim: WalTrim | null;
   /** Runs every transaction: gaps, locks, retries and their figures. */
   readonly #tx: TransactionRunner;
   readonly #jobs: JobBookkeeping;
@@ -106,6 +109,12 @@ export class WriterThread {
       this.#walPath = `${config.path}-wal`;
       this.#identity = fileIdentity(config.path);
       this.#budget = new CommitBudget({ budgetMs: config.transactionBudgetMs });
+      this.#walTrim = null;
+      if (this.#flags.wal_mode && config.journalSizeLimit >= 0) {
+        // Nothing is cut inside an ordinary COMMIT: the trim has a transaction of its own (wal-trim.ts).
+        this.#db.pragma('journal_size_limit = -1');
+        this.#walTrim = new WalTrim({ limitBytes: config.journalSizeLimit, budgetMs: config.transactionBudgetMs });
+      }
       this.#neighbours = new NeighbourPolicy({ gapMs: config.neighbourGapMs, windowMs: config.transactionBudgetMs }, {
         othersHaveFileOpen: () => findLockHolders(config.path).some((holder) => !holder.self),
         dataVersion: () => Number(this.#db.pragma('data_version', { simple: true })),
@@ -123,7 +132,7 @@ export class WriterThread {
       });
       this.#tx = new TransactionRunner({
         db: this.#db, flags: this.#flags, config, neighbours: this.#neighbours, checkpoints: this.#checkpoints,
-        budget: this.#budget, records: this.#records, notify, signal: this.#stopping.signal,
+        budget: this.#budget, records: this.#records, notify, signal: this.#stopping.signal, walTrim: this.#walTrim,
       });
       this.#jobs = new JobBookkeeping(this.#tx, this.#statements, config.retry);
       for (const warning of opened.settings.warnings) notify({ type: 'log', level: 'warn', message: warning });
@@ -181,6 +190,7 @@ export class WriterThread {
     let maxHoldMs = 0;
     let next = 0;
     while (next < batches.length) {
+      await this.#trimWal();
       const start = next;
       const chargedJob = batches[start]!.jobId;
       try {
@@ -374,6 +384,34 @@ export class WriterThread {
     return walBytes(this.#walPath);
   }
 
+  /**
+   * Cuts the WAL file back towards its limit, in a transaction that writes only the minute's
+   * figures, when a checkpoint copied the whole WAL and the file is over the limit (wal-trim.ts).
+   * Best effort: a trim that meets a lock it cannot wait out is left for the next checkpoint.
+   */
+  async #trimWal(): Promise<void> {
+    if (this.#walTrim === null) return;
+    const before = this.#walBytes();
+    const limit = this.#walTrim.due(before);
+    if (limit === null) return;
+    let holdMs: number;
+    try {
+      ({ holdMs } = await this.#tx.run('wal-trim', 'immediate', 'trim', () => {
+        this.#db.pragma(`journal_size_limit = ${limit}`);
+        this.#writeMinute(0, 0, 0);
+      }));
+    } catch (error) {
+      this.#notify({ type: 'log', level: 'warn', message: `the WAL file was not trimmed: ${(error as Error).message}` });
+      return;
+    } finally {
+      this.#db.pragma('journal_size_limit = -1');
+    }
+    const after = this.#walBytes();
+    this.#walTrim.record(before, after, holdMs);
+    // Reported with the checkpoints: it is the last step of one, the WAL's reset.
+    this.#notify({ type: 'checkpoint', info: { mode: 'TRIM', busy: after >= before, walPages: 0, checkpointedPages: 0, walBytesBefore: before, walBytesAfter: after, durationMs: holdMs } });
+  }
+
   /** RESTART with a bounded wait for readers; null when the lock could not be had in time. */
   #restart(waitMs: number): CheckpointResult | null {
     try {
@@ -389,6 +427,7 @@ export class WriterThread {
   /** `quiet`: a look that copied nothing is not reported (the policy looks often while a reader pins the WAL). */
   #checkpoint(mode: CheckpointMode, quiet = false): CheckpointInfo {
     const info = runCheckpoint(this.#db, this.#walPath, mode);
+    this.#walTrim?.checkpointed(!info.busy && info.checkpointedPages >= info.walPages);
     if (!quiet || info.checkpointedPages !== this.#lastCheckpointed) this.#notify({ type: 'checkpoint', info });
     this.#lastCheckpointed = info.checkpointedPages;
     return info;
@@ -405,6 +444,8 @@ export class WriterThread {
         }
       }
       this.#records.recordWriterState(null);
+      // At close SQLite trims the WAL (or removes it, if this is the last connection) itself.
+      if (this.#walTrim !== null) this.#db.pragma(`journal_size_limit = ${this.#config.journalSizeLimit}`);
       if (this.#flags.wal_mode) this.#checkpoint('PASSIVE');
       this.#db.pragma('optimize');
     } finally {
