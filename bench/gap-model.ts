@@ -22,6 +22,8 @@ export interface GapPolicy {
   gapMs: number;
   extendMs: number;
   maxGapMs: number;
+  /** Extend after each neighbour commit seen in the gap, or after the first only. @default 'each' */
+  extendAfter?: 'each' | 'first';
 }
 
 export interface ModelOptions {
@@ -59,6 +61,7 @@ export function simulateGap(policy: GapPolicy, options: ModelOptions): ModelResu
   let engine: 'holding' | 'gap' | 'waiting' = 'holding';
   let gapStart = 0;
   let lastNeighbourCommit = Number.NEGATIVE_INFINITY;
+  let firstNeighbourCommit = Number.NEGATIVE_INFINITY;
   let engineHeldMs = 0;
   let engineTook = 0;
   const waiting = Array.from({ length: writers }, () => ({ state: 'sleeping' as 'sleeping' | 'trying' | 'holding', until: random() * writerIntervalMs, since: 0, tries: 0, nextTry: 0 }));
@@ -75,12 +78,14 @@ export function simulateGap(policy: GapPolicy, options: ModelOptions): ModelResu
         writer.state = 'sleeping';
         writer.until = now + writerIntervalMs;
         lastNeighbourCommit = now;
+        if (firstNeighbourCommit < gapStart) firstNeighbourCommit = now;
       }
       owner = null;
     }
     if (engine === 'gap') {
-      const end = lastNeighbourCommit >= gapStart
-        ? Math.min(gapStart + policy.maxGapMs, Math.max(gapStart + policy.gapMs, lastNeighbourCommit + policy.extendMs))
+      const commit = policy.extendAfter === 'first' ? firstNeighbourCommit : lastNeighbourCommit;
+      const end = commit >= gapStart
+        ? Math.min(gapStart + policy.maxGapMs, Math.max(gapStart + policy.gapMs, commit + policy.extendMs))
         : gapStart + policy.gapMs;
       if (now >= end) engine = 'waiting';
     }
@@ -119,6 +124,7 @@ export const MODELLED_POLICIES: Array<{ name: string; policy: GapPolicy }> = [
   { name: 'no gap', policy: { gapMs: 0, extendMs: 0, maxGapMs: 0 } },
   { name: '25 ms, no extension', policy: { gapMs: 25, extendMs: 0, maxGapMs: 25 } },
   { name: '25 ms, extended 25 ms after a commit, up to 37.5 (default)', policy: { gapMs: 25, extendMs: 25, maxGapMs: 37.5 } },
+  { name: '25 ms, extended after the first commit only, up to 37.5', policy: { gapMs: 25, extendMs: 25, maxGapMs: 37.5, extendAfter: 'first' } },
   { name: '25 ms, up to 50', policy: { gapMs: 25, extendMs: 25, maxGapMs: 50 } },
   { name: '20 ms, up to 30', policy: { gapMs: 20, extendMs: 20, maxGapMs: 30 } },
   { name: '15 ms, up to 22.5', policy: { gapMs: 15, extendMs: 15, maxGapMs: 22.5 } },

@@ -50,7 +50,7 @@ describe('the neighbour policy', () => {
       state.now += 1;
       if (state.now < 95) expect(policy.gapBeforeBegin(1)).toBe(0);
     }
-    state.now += 40;
+    state.now += 50;
     policy.lockReleased();
     expect(policy.gapBeforeBegin(1)).toBe(25);
   });
@@ -84,6 +84,21 @@ describe('the neighbour policy', () => {
     state.dataVersion++;
     expect(policy.gapEnd(started, planned)).toBe(started + 37.5);
     expect(policy.takeNeighbourCommits()).toBe(2);
+  });
+
+  it('lets a short operation right after a budget-long transaction go 10 % over the window instead of a gap', () => {
+    const { state, policy } = neighbourPolicy({ others: true });
+    expect(policy.gapBeforeBegin(100)).toBe(0); // the lock was free: a gap
+    state.now += 98;
+    policy.lockReleased();
+    state.now += 1;
+    expect(policy.gapBeforeBegin(1)).toBe(0); // 99 + 1 ms: within 110
+    state.now += 1;
+    policy.lockReleased();
+    expect(policy.gapBeforeBegin(100)).toBe(25); // a group does not get the tolerance
+    state.now += 25 + 108;
+    policy.lockReleased();
+    expect(policy.gapBeforeBegin(5)).toBe(25); // 108 + 5 > 110
   });
 
   it('is off with a gap of 0', () => {
