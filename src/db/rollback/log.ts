@@ -1,8 +1,7 @@
 /** The rollback log: one JSON line per rollback, synced, beside the flags file. */
-import { mkdir, open } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import path from 'node:path';
 import type { Logger } from '../../logger.js';
+import { appendJsonLine } from '../../util/json-lines.js';
 import { RollbackError, type RollbackResult } from './result.js';
 
 export function currentUser(): string | null {
@@ -16,14 +15,7 @@ export function currentUser(): string | null {
 /** Appends one line and syncs it: the log is what an operator reads after an incident. */
 export async function appendLog(file: string, result: RollbackResult, logger: Logger): Promise<void> {
   try {
-    await mkdir(path.dirname(file), { recursive: true });
-    const handle = await open(file, 'a');
-    try {
-      await handle.write(`${JSON.stringify(result)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await appendJsonLine(file, result);
   } catch (error) {
     logger.error({ logFile: file, err: (error as Error).message }, 'could not write the rollback log');
     throw new RollbackError('ERR_INTERNAL',

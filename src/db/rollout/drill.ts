@@ -14,13 +14,13 @@
  *    reads it: a drill that passed since the current step began is one of its criteria.
  */
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { BackfillError, InvalidOptionError } from '../../errors.js';
 import { FLAG_NAMES, loadFlags, type Flags } from '../../flags/index.js';
 import { silentLogger, type Logger } from '../../logger.js';
+import { appendJsonLine } from '../../util/json-lines.js';
 import { backupDatabase } from '../backup.js';
 import { integrityProblems } from '../inspect.js';
 import { checkDatabasePath } from '../open.js';
@@ -226,14 +226,7 @@ function verifyCopy(copyPath: string, copyFlags: string, rowsBefore: Record<stri
 
 async function appendDrill(file: string, result: RollbackDrillResult): Promise<void> {
   try {
-    await mkdir(path.dirname(file), { recursive: true });
-    const handle = await open(file, 'a');
-    try {
-      await handle.write(`${JSON.stringify(result)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await appendJsonLine(file, result);
   } catch (error) {
     throw new BackfillError('ERR_INTERNAL', `The rollback drill ended ${result.status}, but it could not be recorded in ${file}: ${(error as Error).message}`, { cause: error });
   }
