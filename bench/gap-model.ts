@@ -64,7 +64,7 @@ export function simulateGap(policy: GapPolicy, options: ModelOptions): ModelResu
   let firstNeighbourCommit = Number.NEGATIVE_INFINITY;
   let engineHeldMs = 0;
   let engineTook = 0;
-  const waiting = Array.from({ length: writers }, () => ({ state: 'sleeping' as 'sleeping' | 'trying' | 'holding', until: random() * writerIntervalMs, since: 0, tries: 0, nextTry: 0 }));
+  const legacyWriters = Array.from({ length: writers }, () => ({ state: 'sleeping' as 'sleeping' | 'trying' | 'holding', until: random() * writerIntervalMs, since: 0, tries: 0, nextTry: 0 }));
   const latencies: number[] = [];
   for (let now = 0; now < endMs; now += stepMs) {
     if (owner !== null && now >= ownerUntil) {
@@ -73,7 +73,7 @@ export function simulateGap(policy: GapPolicy, options: ModelOptions): ModelResu
         gapStart = now;
         engineHeldMs += now - engineTook;
       } else {
-        const writer = waiting[owner]!;
+        const writer = legacyWriters[owner]!;
         latencies.push(now - writer.since);
         writer.state = 'sleeping';
         writer.until = now + writerIntervalMs;
@@ -97,7 +97,7 @@ export function simulateGap(policy: GapPolicy, options: ModelOptions): ModelResu
       engine = 'holding';
     }
     for (let index = 0; index < writers; index++) {
-      const writer = waiting[index]!;
+      const writer = legacyWriters[index]!;
       if (writer.state === 'sleeping' && now >= writer.until) Object.assign(writer, { state: 'trying', since: now, tries: 0, nextTry: now });
       if (writer.state !== 'trying' || now < writer.nextTry) continue;
       if (now - writer.since >= timeoutMs) {

@@ -21,9 +21,12 @@ describe('WalTrim', () => {
     expect(trim.due(64 * MIB)).toBeNull();
     trim.checkpointed(false);
     expect(trim.due(64 * MIB)).toBeNull();
+    expect(trim.pending).toBe(false);
     trim.checkpointed(true);
+    expect(trim.pending).toBe(true);
     expect(trim.due(64 * MIB)).toBe(16 * MIB);
     trim.committed();
+    expect(trim.pending).toBe(false);
     expect(trim.due(64 * MIB)).toBeNull();
   });
 

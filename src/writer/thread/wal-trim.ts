@@ -59,6 +59,11 @@ export class WalTrim {
     this.#startsOver = false;
   }
 
+  /** Whether a cut may be due: the next COMMIT starts the WAL over. Checked before the file's size is read. */
+  get pending(): boolean {
+    return this.#startsOver;
+  }
+
   /** The most one cut removes now (bytes). */
   get stepBytes(): number {
     if (this.#msPerByte === null) return this.#firstStepBytes;

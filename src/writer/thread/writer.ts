@@ -390,7 +390,8 @@ export class WriterThread {
    * Best effort: a trim that meets a lock it cannot wait out is left for the next checkpoint.
    */
   async #trimWal(): Promise<void> {
-    if (this.#walTrim === null) return;
+    // Before every batch transaction: no stat of the WAL unless a checkpoint just completed.
+    if (this.#walTrim === null || !this.#walTrim.pending) return;
     const before = this.#walBytes();
     const limit = this.#walTrim.due(before);
     if (limit === null) return;
