@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The engine starts worker threads, which Node 20 can only load as JavaScript: test the build.
 import { createEngine, demoSource, PROFILES, type EngineOptions } from '../dist/src/index.js';
 import { main } from '../dist/src/cli/main.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { NOT_RUNNABLE_BY_OTHERS, OTHERS_CAN_RUN_CLI, runCli, type CliResult } from './helpers/cli.js';
 import { diffSnapshots, snapshotFolder } from './helpers/hash.js';
 
 /** Variables of the surrounding shell must not choose files or credentials under test. */
@@ -216,7 +216,8 @@ function inFolder(dir: string, args: string[]): string[] {
 }
 
 describe.concurrent('bad input on the command line', () => {
-  it.for(CLI_CASES)('$what: refused with a message naming it, and no file changed', async ({ args, files = [], env, asNobody = false, spawn = false, code = 2, says }, { expect }) => {
+  it.for(CLI_CASES)('$what: refused with a message naming it, and no file changed', async ({ args, files = [], env, asNobody = false, spawn = false, code = 2, says }, { expect, skip }) => {
+    if (asNobody && 'uid' in NOBODY && !OTHERS_CAN_RUN_CLI) skip(NOT_RUNNABLE_BY_OTHERS);
     const dir = caseFolder();
     for (const file of files) FILES[file](dir);
     const before = snapshotFolder(dir);

@@ -1,8 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The built command line (npm test builds first: worker threads need JavaScript). */
 export const BIN = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
+
+/**
+ * Whether a user other than the checkout's owner can run the built command line: every folder
+ * above it lets others through. Permission cases run as nobody when the tests run as root (root
+ * ignores permissions); a checkout in a private folder (`mktemp -d` makes them 0700) can not be
+ * run by nobody at all, and those cases are skipped there with this reason.
+ */
+export const OTHERS_CAN_RUN_CLI = ((): boolean => {
+  for (let folder = dirname(BIN); ; folder = dirname(folder)) {
+    if ((statSync(folder).mode & 0o001) === 0) return false;
+    if (dirname(folder) === folder) return true;
+  }
+})();
+export const NOT_RUNNABLE_BY_OTHERS = 'the checkout is in a folder other users can not enter, so the command line can not run as nobody';
 
 export interface CliResult {
   code: number | null;
