@@ -254,4 +254,11 @@ describe('the commit budget', () => {
     expect(budget.hasRoom(80, 80, 5)).toBe(false);
     expect(budget.hasRoom(70, 70, 5)).toBe(true);
   });
+
+  it('drops its first guess once one commit is measured: a run\'s first transactions fill the budget too', () => {
+    const budget = new CommitBudget({ budgetMs: 100, margin: 1 });
+    budget.record(40, 6); // one measured commit: a tenth of its insert work
+    expect(budget.predictCommitMs(80)).toBeCloseTo(2 + 0.1 * 80, 0);
+    expect(budget.hasRoom(80, 80, 5)).toBe(true);
+  });
 });

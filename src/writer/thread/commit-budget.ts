@@ -23,8 +23,12 @@ export class CommitBudget {
   readonly #budgetMs: number;
   readonly #window: number;
   readonly #margin: number;
-  /** commit ms / insert ms of recent transactions; starts pessimistic until measured. */
-  readonly #ratios: number[] = [1];
+  /**
+   * commit ms / insert ms of recent transactions. Until the first is measured a commit is
+   * taken to cost as much as the inserting; that guess must not outlive the measurements, or
+   * a run's first transactions all stop at half the budget.
+   */
+  readonly #ratios: number[] = [];
   /** The longest commit seen of a transaction with almost no insert work (fixed cost: fsync, WAL header). */
   #fixedMs = 2;
 
@@ -36,7 +40,8 @@ export class CommitBudget {
 
   /** The commit time predicted for a transaction that has inserted for `insertMs` so far. */
   predictCommitMs(insertMs: number): number {
-    return this.#margin * (this.#fixedMs + Math.max(...this.#ratios) * insertMs);
+    const ratio = this.#ratios.length === 0 ? 1 : Math.max(...this.#ratios);
+    return this.#margin * (this.#fixedMs + ratio * insertMs);
   }
 
   /**
