@@ -57,6 +57,20 @@ describe('WalTrim', () => {
     trim.record(20 * MIB, 17 * MIB, 30);
     expect(trim.stepBytes).toBe(before);
   });
+
+  it('lets eight complete checkpoints pass after a trim that cut nothing (another connection started the WAL over first)', () => {
+    const trim = new WalTrim({ limitBytes: 16 * MIB, budgetMs: 100 });
+    trim.checkpointed(true);
+    expect(trim.due(300 * MIB)).not.toBeNull();
+    trim.committed();
+    trim.record(300 * MIB, 300 * MIB, 0.5);
+    for (let i = 0; i < 8; i++) {
+      trim.checkpointed(true);
+      expect(trim.pending).toBe(false);
+    }
+    trim.checkpointed(true);
+    expect(trim.due(300 * MIB)).toBe(236 * MIB);
+  });
 });
 
 describe('the WAL file after a reader lets go', () => {

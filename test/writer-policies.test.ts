@@ -114,7 +114,8 @@ function checkpointPolicy() {
     now: 0, walBytes: 0, passive: { busy: false, walFrames: 0, checkpointedFrames: 0 } as CheckpointResult,
     restartOk: true, readers: [] as PinningReader[], restarts: [] as number[], alerts: [] as string[], pins: [] as Array<WalPin | null>,
   };
-  const policy = new CheckpointPolicy({ thresholdBytes: 1000, restartWaitMs: 100, restartEveryMs: 250, pinAfterMs: 1000, pinCheckEveryMs: 250 }, {
+  // A frame of 10 bytes: the tests' WAL files hold what their frames say, unless a test says otherwise.
+  const policy = new CheckpointPolicy({ thresholdBytes: 1000, frameBytes: 10, restartWaitMs: 100, restartEveryMs: 250, pinAfterMs: 1000, pinCheckEveryMs: 250 }, {
     walBytes: () => state.walBytes,
     passive: () => state.passive,
     restart: (waitMs) => {
@@ -144,7 +145,7 @@ describe('the checkpoint policy', () => {
   it('over the threshold, restarts with a wait bounded by the budget, at most every restartEveryMs', () => {
     const { state, policy } = checkpointPolicy();
     state.walBytes = 1200;
-    state.passive = { busy: false, walFrames: 10, checkpointedFrames: 10 };
+    state.passive = { busy: false, walFrames: 120, checkpointedFrames: 120 };
     state.restartOk = false;
     for (let i = 0; i < 10; i++) {
       policy.afterTransaction(false);
@@ -154,8 +155,24 @@ describe('the checkpoint policy', () => {
     expect(state.restarts.length).toBe(2); // at 0 and 250 ms of 500
     // Half as much again over the threshold, the WAL's bound comes first: no more spacing.
     state.walBytes = 1600;
+    state.passive = { busy: false, walFrames: 160, checkpointedFrames: 160 };
     for (let i = 0; i < 4; i++) policy.afterTransaction(false);
     expect(state.restarts.length).toBe(6);
+  });
+
+  it('decides on the frames the WAL holds, not on its file: a file another connection started over is no reason to restart', () => {
+    const { state, policy } = checkpointPolicy();
+    // A legacy script started the WAL over with no size limit: the file stays at 5000 bytes,
+    // and it holds 3 frames.
+    state.walBytes = 5000;
+    state.passive = { busy: false, walFrames: 3, checkpointedFrames: 3 };
+    for (let i = 0; i < 10; i++) {
+      policy.afterTransaction(true);
+      state.now += 50;
+    }
+    expect(state.restarts).toEqual([]);
+    // Copied passively all along, in the gaps left to the neighbours.
+    expect(policy.takeFigures()).toMatchObject({ checkpoints: 10, blocked: 0, maxWalBytes: 5000 });
   });
 
   it('names the reader whose snapshot held the copy back for over a second, stops restarting, and clears the pin once the copy moves', () => {

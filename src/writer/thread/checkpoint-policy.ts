@@ -66,6 +66,14 @@ export interface CheckpointEffects {
 export interface CheckpointPolicyOptions {
   /** WAL size above which the writer checkpoints (bytes). */
   thresholdBytes: number;
+  /**
+   * Bytes of one WAL frame (the page size and a 24-byte header). A RESTART is decided on the
+   * frames the WAL holds, not on its file's size: a connection that starts the WAL over with no
+   * `journal_size_limit` (a legacy script's, by default) leaves the file as large as it was.
+   * Decided on the file, every transaction after a pin was followed by a RESTART, each holding
+   * the write lock up to a budget while the file stayed at 332 MB with a few frames in it.
+   */
+  frameBytes: number;
   /** The most a RESTART may wait for readers while it holds the write lock (ms): the transaction budget. */
   restartWaitMs: number;
   /**
@@ -164,13 +172,14 @@ export class CheckpointPolicy {
     if (complete(passive) || passive.checkpointedFrames !== this.#stuck?.checkpointed) {
       this.#stuck = complete(passive) ? null : { checkpointed: passive.checkpointedFrames, since: now, pids: null };
     }
-    if (!overThreshold) return;
+    const logBytes = passive.walFrames * this.#options.frameBytes;
+    if (!overThreshold || logBytes < this.#options.thresholdBytes) return;
     // Over the threshold. Copied or not, the WAL starts over only when no reader is reading
     // from it at the moment of a write; readers that follow each other without pause (a
     // dashboard) may never leave such a moment. RESTART waits for them, holding the write lock,
     // so its wait is bounded by the transaction budget and it runs at most every restartEveryMs.
     // Half as much again over the threshold, the spacing goes: the WAL's bound matters more.
-    if (this.#fewLeft(passive) && this.#restart(now, walBytes >= 1.5 * this.#options.thresholdBytes)) return;
+    if (this.#fewLeft(passive) && this.#restart(now, logBytes >= 1.5 * this.#options.thresholdBytes)) return;
     // The copy has not moved for a while although the WAL grew: one reader has kept the same
     // old snapshot open all along (a notebook's open transaction). Report it; never wait for it.
     // Readers that come and go (a dashboard's queries) are in some looks and not in others; the
@@ -196,7 +205,7 @@ export class CheckpointPolicy {
     const walBytes = this.#effects.walBytes();
     this.#clearPin(walBytes);
     this.#lastRestart = Number.NEGATIVE_INFINITY;
-    if (walBytes >= this.#options.thresholdBytes && this.#fewLeft(look)) this.#restart(now);
+    if (look.walFrames * this.#options.frameBytes >= this.#options.thresholdBytes && this.#fewLeft(look)) this.#restart(now);
   }
 
   /** Counts a quiet look that did copy frames as the checkpoint it was. */

@@ -31,6 +31,8 @@ export interface WalTrimOptions {
 const MIB = 1024 * 1024;
 /** Cuts smaller than this are mostly the transaction's fixed cost: they say nothing of the rate. */
 const MEASURABLE_CUT = 8 * MIB;
+/** Complete checkpoints let pass after a trim that cut nothing. */
+const SKIP_AFTER_MISS = 8;
 
 export class WalTrim {
   readonly #limitBytes: number;
@@ -41,6 +43,8 @@ export class WalTrim {
   #startsOver = false;
   /** ms per byte cut, erring high. */
   #msPerByte: number | null = null;
+  /** Complete checkpoints to let pass before the next try, after a trim that cut nothing. */
+  #skip = 0;
 
   constructor(options: WalTrimOptions) {
     this.#limitBytes = options.limitBytes;
@@ -51,7 +55,9 @@ export class WalTrim {
 
   /** After every checkpoint: `complete` when it copied every frame of the WAL. */
   checkpointed(complete: boolean): void {
-    if (complete) this.#startsOver = true;
+    if (!complete) return;
+    if (this.#skip > 0) this.#skip--;
+    else this.#startsOver = true;
   }
 
   /** After every COMMIT of the writer's connection: if the WAL was to start over, it has. */
@@ -79,6 +85,10 @@ export class WalTrim {
   /** A trim transaction held the lock `holdMs` and took the file from `fromBytes` to `toBytes`. */
   record(fromBytes: number, toBytes: number, holdMs: number): void {
     const cut = fromBytes - toBytes;
+    // Nothing cut: another connection's commit started the WAL over first (a legacy script
+    // commits in the gap before the trim). Each try costs a transaction and its gap: let a few
+    // checkpoints pass before the next.
+    if (cut <= 0) this.#skip = SKIP_AFTER_MISS;
     if (cut < MEASURABLE_CUT) return;
     const rate = holdMs / cut;
     // A slower cut counts at once; a faster one only half: the steps shrink quickly and grow slowly.

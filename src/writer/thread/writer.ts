@@ -120,7 +120,10 @@ export class WriterThread {
         dataVersion: () => Number(this.#db.pragma('data_version', { simple: true })),
         now: () => performance.now(),
       });
-      this.#checkpoints = new CheckpointPolicy({ thresholdBytes: config.checkpointThresholdBytes, restartWaitMs: config.transactionBudgetMs }, {
+      this.#checkpoints = new CheckpointPolicy({
+        thresholdBytes: config.checkpointThresholdBytes, restartWaitMs: config.transactionBudgetMs,
+        frameBytes: Number(this.#db.pragma('page_size', { simple: true })) + 24,
+      }, {
         walBytes: () => this.#walBytes(),
         passive: (quiet) => toResult(this.#checkpoint('PASSIVE', quiet)),
         restart: (waitMs) => this.#restart(waitMs),
