@@ -123,7 +123,7 @@ export function simulateGap(policy: GapPolicy, options: ModelOptions): ModelResu
 export const MODELLED_POLICIES: Array<{ name: string; policy: GapPolicy }> = [
   { name: 'no gap', policy: { gapMs: 0, extendMs: 0, maxGapMs: 0 } },
   { name: '25 ms, no extension', policy: { gapMs: 25, extendMs: 0, maxGapMs: 25 } },
-  { name: '25 ms, extended 25 ms after a commit, up to 37.5 (default)', policy: { gapMs: 25, extendMs: 25, maxGapMs: 37.5 } },
+  { name: '25 ms, extended 25 ms after a commit, up to 37.5', policy: { gapMs: 25, extendMs: 25, maxGapMs: 37.5 } },
   { name: '25 ms, extended after the first commit only, up to 37.5', policy: { gapMs: 25, extendMs: 25, maxGapMs: 37.5, extendAfter: 'first' } },
   { name: '25 ms, up to 50', policy: { gapMs: 25, extendMs: 25, maxGapMs: 50 } },
   { name: '20 ms, up to 30', policy: { gapMs: 20, extendMs: 20, maxGapMs: 30 } },

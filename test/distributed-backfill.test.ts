@@ -194,7 +194,7 @@ describe('the BullMQ transport in Redis', () => {
     await client.hset(`${prefix}:${dead}:00000000deadbeef-1`, 'data', '{"rows":"[]"}');
     await client.lpush(`${prefix}:${dead}:wait`, '00000000deadbeef-1');
     const captive = captured(bullmqTransport({ redis: redis.url, queuePrefix: prefix }));
-    const transport = await captive.factory({ workers: 1, requestsPerSecond: 2, heapLimitMb: 64 });
+    const transport = await captive.factory({ workers: 1, requestsPerSecond: 2, heapLimitMb: 64, niceIncrement: 0 });
     try {
       const keys = Object.keys(await dumpRedis(client));
       expect(keys.filter((key) => key.includes(dead))).toEqual([]);

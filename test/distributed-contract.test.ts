@@ -12,7 +12,7 @@ import { startRedisServer, startWorkerProcess, type RedisServer, type WorkerProc
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir();
-const CONTEXT = { workers: 2, requestsPerSecond: 0, heapLimitMb: 128 };
+const CONTEXT = { workers: 2, requestsPerSecond: 0, heapLimitMb: 128, niceIncrement: 0 };
 
 function task(overrides: Partial<FetchTask> & { season?: number } = {}): FetchTask {
   const { season = 2021, ...rest } = overrides;

@@ -66,7 +66,7 @@ describe('the neighbour policy', () => {
     expect(policy.takeNeighbourCommits()).toBe(1);
   });
 
-  it('keeps a gap open after a neighbour commits in it, so one shut out by that commit gets another try, up to 1.5 gaps', () => {
+  it('keeps a gap open after a neighbour commits in it, so one shut out by that commit gets another try, up to 2 gaps', () => {
     const { state, policy } = neighbourPolicy({ others: true });
     state.now += 100;
     policy.lockReleased();
@@ -79,10 +79,10 @@ describe('the neighbour policy', () => {
     // A commit 10 ms into the gap: it goes on 25 ms after it is seen...
     state.dataVersion++;
     expect(policy.gapEnd(started, planned)).toBe(started + 35);
-    // ...and never past one and a half gaps, however often neighbours commit.
+    // ...and never past two gaps, however often neighbours commit.
     state.now += 20;
     state.dataVersion++;
-    expect(policy.gapEnd(started, planned)).toBe(started + 37.5);
+    expect(policy.gapEnd(started, planned)).toBe(started + 50);
     expect(policy.takeNeighbourCommits()).toBe(2);
   });
 
@@ -277,5 +277,7 @@ describe('the commit budget', () => {
     budget.record(40, 6); // one measured commit: a tenth of its insert work
     expect(budget.predictCommitMs(80)).toBeCloseTo(2 + 0.1 * 80, 0);
     expect(budget.hasRoom(80, 80, 5)).toBe(true);
+    // Beside other processes it aims a tenth short: their time slices are not predictable.
+    expect(budget.hasRoom(80, 80, 5, true)).toBe(false);
   });
 });

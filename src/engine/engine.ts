@@ -47,7 +47,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const writer = await WriterHandle.start({ ...resolved.writer, flags, workload, logLevel: resolved.logger.level }, resolved.logger.child({ component: 'writer' }));
   let transport: FetchTransport;
   try {
-    transport = await resolved.transport({ workers: resolved.workers, requestsPerSecond: resolved.requestsPerSecond, heapLimitMb: resolved.workerHeapLimitMb });
+    transport = await resolved.transport({ workers: resolved.workers, requestsPerSecond: resolved.requestsPerSecond, heapLimitMb: resolved.workerHeapLimitMb, niceIncrement: resolved.workerNice });
   } catch (error) {
     await writer.close().catch(() => undefined);
     throw error;

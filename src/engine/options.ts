@@ -33,7 +33,14 @@ export interface EngineOptions {
   readonly pagesPerTask?: number;
   /** Heap limit of each fetch worker in MB (the file source keeps its parsed input there). @default 256 */
   readonly workerHeapLimitMb?: number;
-  /** Jobs fetched at the same time (each has one task in flight). @default 2 x workers, at least 4 */
+  /**
+   * How much lower the fetch worker threads run than the engine's other threads: a nice
+   * increment, from 0 (the same) to 19. Beside other processes on two cores, the fetch
+   * workers' parsing otherwise competes for the CPU with the writer thread while it holds the
+   * lock, and with the other processes' commits. @default 10
+   */
+  readonly workerNice?: number;
+  /** Jobs fetched at the same time (each has one task in flight). @default 2 x workers, at least 4, for yahoo; 16 otherwise */
   readonly concurrency?: number;
   /** Most rows waiting for the writer; fetching pauses beyond it. @default 20000 */
   readonly queueMaxRows?: number;
@@ -94,6 +101,7 @@ export interface ResolvedEngineOptions {
   pageSize: number;
   pagesPerTask: number;
   workerHeapLimitMb: number;
+  workerNice: number;
   concurrency: number;
   queueMaxRows: number;
   groupMaxRows: number;
@@ -105,7 +113,7 @@ export interface ResolvedEngineOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'pagesPerTask', 'workerHeapLimitMb', 'concurrency', 'queueMaxRows',
+  'database', 'source', 'flags', 'workers', 'requestsPerSecond', 'batchSize', 'pageSize', 'pagesPerTask', 'workerHeapLimitMb', 'workerNice', 'concurrency', 'queueMaxRows',
   'groupMaxRows', 'transactionBudgetMs', 'neighbourGapMs', 'busyTimeoutMs', 'lockWait', 'lockWaitThresholdMs', 'retry', 'fetchAttempts',
   'checkpointThresholdBytes', 'walAutocheckpointPages', 'createFolder', 'tables', 'logger', 'transport', 'sqliteVersion',
 ]);
@@ -127,6 +135,18 @@ function integer(name: string, value: number | undefined, fallback: number, min:
  */
 export function defaultFetchWorkers(kind: SourceSpec['kind'], cores: number = availableParallelism()): number {
   return kind === 'yahoo' ? 2 : Math.max(1, Math.min(2, cores - 1));
+}
+
+/**
+ * Jobs fetched at once. A job's first fetch waits for its start, which the writer commits
+ * between two groups, and a season of the demo source is a few tasks: with four jobs in flight
+ * the queue held 4,500 to 5,500 rows when the writer came for them, so beside other processes
+ * transactions held the lock 61 to 72 ms at the median, each followed by a gap; with sixteen,
+ * 97 ms (docs/lock-wait.md). The Yahoo API allows one request a second: more jobs there would
+ * only spread the same requests over more seasons at once.
+ */
+export function defaultConcurrency(kind: SourceSpec['kind'], workers: number): number {
+  return kind === 'yahoo' ? Math.max(4, workers * 2) : 16;
 }
 
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
@@ -164,8 +184,8 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     pageSize: integer('pageSize', options.pageSize, 25, 1, 1000),
     pagesPerTask: integer('pagesPerTask', options.pagesPerTask, source.kind === 'yahoo' ? 1 : 8, 1, 1000),
     workerHeapLimitMb: integer('workerHeapLimitMb', options.workerHeapLimitMb, 256, 16, 65_536),
-    // One worker with two jobs in flight left the writer short of rows: never fewer than four.
-    concurrency: integer('concurrency', options.concurrency, Math.max(4, workers * 2), 1, 1024),
+    workerNice: integer('workerNice', options.workerNice, 10, 0, 19),
+    concurrency: integer('concurrency', options.concurrency, defaultConcurrency(source.kind, workers), 1, 1024),
     queueMaxRows: integer('queueMaxRows', options.queueMaxRows, 20_000, 100, 10_000_000),
     groupMaxRows: integer('groupMaxRows', options.groupMaxRows, 10_000, 1, 10_000_000),
     fetchAttempts: integer('fetchAttempts', options.fetchAttempts, 3, 1, 100),

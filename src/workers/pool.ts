@@ -11,6 +11,8 @@ export interface FetchPoolOptions {
   requestsPerSecond: number;
   /** Old-generation heap limit of each worker (MB). */
   heapLimitMb: number;
+  /** The workers' nice increment (Linux and other Unix; 0 keeps the engine's priority). */
+  niceIncrement: number;
 }
 
 /**
@@ -38,6 +40,9 @@ export class FetchPool implements FetchTransport {
       // each worker's footprint flat (bench/: the peak stops growing with the seasons).
       resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: options.heapLimitMb },
       workerData,
+      // Parsing pages is throughput work that can wait a moment; the writer thread, which holds
+      // the lock everyone waits on, and the other programs on the machine should not.
+      niceIncrement: options.niceIncrement,
     });
   }
 

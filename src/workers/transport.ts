@@ -24,6 +24,8 @@ export interface FetchTransportContext {
   requestsPerSecond: number;
   /** Heap limit of each fetch worker thread (MB). */
   heapLimitMb: number;
+  /** How much lower than the engine's own threads the fetch worker threads run (a nice increment, 0 to 19). */
+  niceIncrement: number;
 }
 
 /** Made once per engine, when the engine starts. */

@@ -47,10 +47,15 @@ export class CommitBudget {
   /**
    * True while another page may be added: the lock held so far (`heldMs`, from BEGIN), plus
    * what inserting the next page is expected to add (`nextInsertMs`), plus the predicted commit
-   * of the whole, stays within the budget.
+   * of the whole, stays within the budget. `shared`: other processes use the file, and so the
+   * CPU too; a page or the COMMIT may then wait out another process's time slice, which no
+   * prediction sees, so the transaction aims a tenth short of the budget (with transactions
+   * that filled their budget, holds beside the neighbours bench's processes reached 110 and
+   * 115 ms in two runs of five).
    */
-  hasRoom(heldMs: number, insertMs: number, nextInsertMs: number): boolean {
-    return heldMs + nextInsertMs + this.predictCommitMs(insertMs + nextInsertMs) <= this.#budgetMs;
+  hasRoom(heldMs: number, insertMs: number, nextInsertMs: number, shared = false): boolean {
+    const aimMs = shared ? 0.9 * this.#budgetMs : this.#budgetMs;
+    return heldMs + nextInsertMs + this.predictCommitMs(insertMs + nextInsertMs) <= aimMs;
   }
 
   /** Learns from a committed transaction. */

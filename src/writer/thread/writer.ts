@@ -215,7 +215,7 @@ export class WriterThread {
             // far: stop while the next page and the predicted commit still fit the budget.
             pageMs = Math.max(pageMs * 0.5, performance.now() - pageStart);
             pageStart = performance.now();
-            if (!this.#budget.hasRoom(performance.now() - begun, insertMs, pageMs)) break;
+            if (!this.#budget.hasRoom(performance.now() - begun, insertMs, pageMs, this.#neighbours.present)) break;
           }
           this.#jobs.writeLocks(chargedJob, locks);
           const rows = done.reduce((sum, outcome) => sum + (outcome.ok ? outcome.rowCount : 0), 0);
