@@ -2,7 +2,7 @@
  * league-backfill: backfill fantasy-league transaction history into SQLite with a single
  * writer. This file holds only re-exports: it is the package's one door.
  */
-export { createEngine, defaultConcurrency, defaultFetchWorkers, Engine, resolveEngineOptions } from './engine/index.js';
+export { createEngine, defaultFetchWorkers, Engine, resolveEngineOptions } from './engine/index.js';
 export type { Alert, AlertLevel, BatchCommittedEvent, EngineEvents, EngineOptions, RunTotals, SubmitRequest, TransactionHandle } from './engine/index.js';
 export { jobIdOf, validateJobRequest } from './queue/job.js';
 export type { JobHandle, JobRequest, JobState, JobSummary } from './queue/job.js';

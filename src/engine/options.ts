@@ -40,7 +40,7 @@ export interface EngineOptions {
    * lock, and with the other processes' commits. @default 10
    */
   readonly workerNice?: number;
-  /** Jobs fetched at the same time (each has one task in flight). @default 2 x workers, at least 4, for yahoo; 16 otherwise */
+  /** Jobs fetched at the same time (each has one task in flight). @default 2 x workers, at least 4 */
   readonly concurrency?: number;
   /** Most rows waiting for the writer; fetching pauses beyond it. @default 20000 */
   readonly queueMaxRows?: number;
@@ -137,18 +137,6 @@ export function defaultFetchWorkers(kind: SourceSpec['kind'], cores: number = av
   return kind === 'yahoo' ? 2 : Math.max(1, Math.min(2, cores - 1));
 }
 
-/**
- * Jobs fetched at once. A job's first fetch waits for its start, which the writer commits
- * between two groups, and a season of the demo source is a few tasks: with four jobs in flight
- * the queue held 4,500 to 5,500 rows when the writer came for them, so beside other processes
- * transactions held the lock 61 to 72 ms at the median, each followed by a gap; with sixteen,
- * 97 ms (docs/lock-wait.md). The Yahoo API allows one request a second: more jobs there would
- * only spread the same requests over more seasons at once.
- */
-export function defaultConcurrency(kind: SourceSpec['kind'], workers: number): number {
-  return kind === 'yahoo' ? Math.max(4, workers * 2) : 16;
-}
-
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionError('options', 'an object such as { database: "data/league_analytics.db" }', options);
@@ -185,7 +173,10 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     pagesPerTask: integer('pagesPerTask', options.pagesPerTask, source.kind === 'yahoo' ? 1 : 8, 1, 1000),
     workerHeapLimitMb: integer('workerHeapLimitMb', options.workerHeapLimitMb, 256, 16, 65_536),
     workerNice: integer('workerNice', options.workerNice, 10, 0, 19),
-    concurrency: integer('concurrency', options.concurrency, defaultConcurrency(source.kind, workers), 1, 1024),
+    // One worker with two jobs in flight left the writer short of rows: never fewer than four.
+    // Sixteen filled each transaction's budget beside other processes, but alone each of them
+    // touched more index pages: 20 % more bytes written and 15 % slower (docs/lock-wait.md).
+    concurrency: integer('concurrency', options.concurrency, Math.max(4, workers * 2), 1, 1024),
     queueMaxRows: integer('queueMaxRows', options.queueMaxRows, 20_000, 100, 10_000_000),
     groupMaxRows: integer('groupMaxRows', options.groupMaxRows, 10_000, 1, 10_000_000),
     fetchAttempts: integer('fetchAttempts', options.fetchAttempts, 3, 1, 100),

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import {
-  BackfillError, bullmqTransport, createEngine, defaultConcurrency, defaultFetchWorkers, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs,
+  BackfillError, bullmqTransport, createEngine, defaultFetchWorkers, demoLeagueKeys, demoSource, fileSource, InvalidOptionError, listSeasons, planFileJobs,
   serveEngineMetrics, yahooSource, databaseFileChange, fileIdentity, LOCK_WAIT_STRATEGIES, SOURCE_KINDS, USAGE_ERROR_CODES, type EngineMetricsServer, type SourceKind,
   type Engine, type EngineOptions, type ErrorCode, type RunTotals, type JobHandle, type JobRequest, type JobSummary, type LockWaitStrategy, type SourceSpec,
 } from '../../index.js';
@@ -216,7 +216,7 @@ export function engineOptionsFor(options: ResolvedBackfillOptions, context: CliC
     ...(options.redis !== undefined
       ? {
         transport: bullmqTransport({ redis: options.redis, logger: context.logger, ...(options.queuePrefix ? { queuePrefix: options.queuePrefix } : {}) }),
-        concurrency: Math.max(options.workers * 4, defaultConcurrency(source.kind, options.workers)),
+        concurrency: options.workers * 4,
         ...(source.kind !== 'yahoo' ? { pagesPerTask: 32 } : {}),
       }
       : {}),
