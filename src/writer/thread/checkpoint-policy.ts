@@ -172,8 +172,9 @@ export class CheckpointPolicy {
     if (complete(passive) || passive.checkpointedFrames !== this.#stuck?.checkpointed) {
       this.#stuck = complete(passive) ? null : { checkpointed: passive.checkpointedFrames, since: now, pids: null };
     }
-    const logBytes = passive.walFrames * this.#options.frameBytes;
-    if (!overThreshold || logBytes < this.#options.thresholdBytes) return;
+    // The frames never take more than the file, so this is over the threshold only if the file is.
+    const logBytes = this.#logBytes(passive);
+    if (logBytes < this.#options.thresholdBytes) return;
     // Over the threshold. Copied or not, the WAL starts over only when no reader is reading
     // from it at the moment of a write; readers that follow each other without pause (a
     // dashboard) may never leave such a moment. RESTART waits for them, holding the write lock,
@@ -205,13 +206,18 @@ export class CheckpointPolicy {
     const walBytes = this.#effects.walBytes();
     this.#clearPin(walBytes);
     this.#lastRestart = Number.NEGATIVE_INFINITY;
-    if (look.walFrames * this.#options.frameBytes >= this.#options.thresholdBytes && this.#fewLeft(look)) this.#restart(now);
+    if (this.#logBytes(look) >= this.#options.thresholdBytes && this.#fewLeft(look)) this.#restart(now);
   }
 
   /** Counts a quiet look that did copy frames as the checkpoint it was. */
   #count(look: CheckpointResult): void {
     this.#figures.checkpoints++;
     if (!complete(look)) this.#figures.blocked++;
+  }
+
+  /** What the WAL's frames take (bytes), whatever the size of its file. */
+  #logBytes(result: CheckpointResult): number {
+    return result.walFrames * this.#options.frameBytes;
   }
 
   #fewLeft(passive: CheckpointResult): boolean {

@@ -9,6 +9,11 @@ import { isLockError } from '../../errors.js';
 import type { CheckpointInfo, CheckpointMode } from '../protocol.js';
 import type { CheckpointResult } from './checkpoint-policy.js';
 
+/** Bytes of one WAL frame of the connection's database: its page and the frame's 24-byte header. */
+export function walFrameBytes(db: Database): number {
+  return Number(db.pragma('page_size', { simple: true })) + 24;
+}
+
 /** Size of the WAL file (bytes); 0 when there is none. */
 export function walBytes(walPath: string): number {
   try {

@@ -20,7 +20,7 @@ import { BackfillError, serializeError } from '../../errors.js';
 import type { Flags } from '../../flags/index.js';
 import { connectionBusyTimeout } from '../../db/locking/lock-waiters.js';
 import { CheckpointPolicy, type CheckpointResult } from './checkpoint-policy.js';
-import { runCheckpoint, toResult, walBytes, withBoundedWait } from './checkpoints.js';
+import { runCheckpoint, toResult, walBytes, walFrameBytes, withBoundedWait } from './checkpoints.js';
 import { WriterRecords } from './records.js';
 import { TransactionRunner } from './transactions.js';
 import { JobBookkeeping } from './jobs.js';
@@ -122,7 +122,7 @@ export class WriterThread {
       });
       this.#checkpoints = new CheckpointPolicy({
         thresholdBytes: config.checkpointThresholdBytes, restartWaitMs: config.transactionBudgetMs,
-        frameBytes: Number(this.#db.pragma('page_size', { simple: true })) + 24,
+        frameBytes: walFrameBytes(this.#db),
       }, {
         walBytes: () => this.#walBytes(),
         passive: (quiet) => toResult(this.#checkpoint('PASSIVE', quiet)),
