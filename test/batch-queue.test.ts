@@ -26,4 +26,17 @@ describe('BatchQueue units', () => {
     await waiting;
     expect((await queue.take(10))!.map((i) => i.name)).toEqual(['u1', 'u2']);
   });
+
+  it('takeWaiting takes whole units that fit, without waiting, possibly none', async () => {
+    const queue = new BatchQueue<{ name: string; rowCount: number }>({ maxRows: 1000 });
+    expect(queue.takeWaiting(100)).toEqual([]);
+    await queue.pushUnit([item('a1', 40), item('a2', 40)]);
+    await queue.pushUnit([item('b1', 40), item('b2', 40)]);
+    // b's first batch fits in 100 rows after a's 80, but b as a whole does not: it stays.
+    expect(queue.takeWaiting(100).map((i) => i.name)).toEqual(['a1', 'a2']);
+    expect(queue.takeWaiting(50)).toEqual([]);
+    expect(queue.rows).toBe(80);
+    expect(queue.takeWaiting(50, true).map((i) => i.name)).toEqual(['b1', 'b2']);
+    expect(queue.rows).toBe(0);
+  });
 });

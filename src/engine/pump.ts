@@ -28,21 +28,37 @@ export interface PumpContext {
   readonly totals: RunTotals;
 }
 
-/** Runs until the queue is closed and empty. Never rejects: each batch's failure goes to its own promise. */
+/**
+ * Runs until the queue is closed and empty. Never rejects: each batch's failure goes to its own promise.
+ *
+ * The writer may keep the tail of a group that did not fit its transaction (CommitResult's
+ * `deferred`) to write it first in the next one, with what arrived meanwhile: beside other
+ * processes every transaction costs a gap, and that tail alone would be a transaction of a few
+ * milliseconds that costs a whole gap. Those batches stay here, in `carried`, until their
+ * outcome comes back, and the next group is sent without waiting for the queue.
+ */
 export async function runPump(context: PumpContext): Promise<void> {
   const { queue, writer, failedJobs, totals } = context;
+  let carried: QueuedBatch[] = [];
   for (;;) {
-    const taken = await queue.take(context.groupMaxRows);
-    if (taken === null) return;
+    let taken: QueuedBatch[];
+    if (carried.length === 0) {
+      const next = await queue.take(context.groupMaxRows);
+      if (next === null) return;
+      taken = next;
+    } else {
+      taken = queue.takeWaiting(context.groupMaxRows - carried.reduce((sum, item) => sum + item.rowCount, 0));
+    }
     // A batch of a job that has failed must not commit: its cursor would skip the page that failed.
-    const items = taken.filter((item) => {
+    const fresh = taken.filter((item) => {
       if (!failedJobs.has(item.batch.jobId)) return true;
       item.reject(new BackfillError('ERR_JOB_FAILED', `Job ${item.batch.jobId} failed earlier; batch dropped`));
       return false;
     });
-    if (items.length === 0) continue;
+    if (fresh.length === 0 && carried.length === 0) continue;
+    const items = carried.concat(fresh);
     try {
-      const result = await writer.commit(items.map((item) => item.batch));
+      const result = await writer.commit(fresh.map((item) => item.batch));
       totals.transactions += result.transactions;
       totals.maxLockHoldMs = Math.max(totals.maxLockHoldMs, result.maxHoldMs);
       result.outcomes.forEach((outcome, index) => {
@@ -54,11 +70,13 @@ export async function runPump(context: PumpContext): Promise<void> {
           item.reject(commitError(outcome.error));
         }
       });
+      carried = items.slice(result.outcomes.length);
     } catch (error) {
       for (const item of items) {
         failedJobs.add(item.batch.jobId);
         item.reject(toBackfillError(error));
       }
+      carried = [];
     }
   }
 }

@@ -89,20 +89,39 @@ export class BatchQueue<T extends Sized> {
         this.#itemWaiter = resolve;
       });
     }
+    return this.takeWaiting(maxRows, true);
+  }
+
+  /**
+   * Takes what is waiting now, in order, up to `maxRows` rows and never part of a unit, without
+   * waiting: possibly nothing. `atLeastOne` takes a first unit even if it is larger than `maxRows`.
+   */
+  takeWaiting(maxRows: number, atLeastOne = false): T[] {
     const taken: T[] = [];
     let rows = 0;
     let unitOpen = false;
-    while (this.#items.length > 0 && (taken.length === 0 || unitOpen || rows + this.#items[0]!.rowCount <= maxRows)) {
+    while (this.#items.length > 0 && (unitOpen || (atLeastOne && taken.length === 0) || rows + this.#unitRows() <= maxRows)) {
       const item = this.#items.shift()!;
       unitOpen = !this.#unitEnds.shift()!;
       rows += item.rowCount;
       taken.push(item);
     }
+    if (taken.length === 0) return taken;
     this.#rows -= rows;
     const waiters = this.#spaceWaiters;
     this.#spaceWaiters = [];
     for (const wake of waiters) wake();
     return taken;
+  }
+
+  /** The rows of the unit at the head of the queue. */
+  #unitRows(): number {
+    let rows = 0;
+    for (let index = 0; index < this.#items.length; index++) {
+      rows += this.#items[index]!.rowCount;
+      if (this.#unitEnds[index]) break;
+    }
+    return rows;
   }
 
   /** No more pushes; `take` still returns what is waiting, then `null`. */

@@ -193,7 +193,13 @@ export type WriterNotice =
 export type BatchOutcome = ({ ok: true } & BatchResult) | { ok: false; jobId: string; error: SerializedError };
 
 export interface CommitResult {
-  /** One outcome per batch, in the order sent. A failed transaction fails only its own batches. */
+  /**
+   * One outcome per batch of the group, in order: the batches the writer kept from the group
+   * before, then those sent. A failed transaction fails only its own batches. Batches past the
+   * last outcome were not written: the writer keeps them and writes them first in the next
+   * commit (beside other processes, a group's tail that did not fit its transaction waits for
+   * the next one rather than cost a gap of its own).
+   */
   outcomes: BatchOutcome[];
   /** How many transactions the group took (more than one when the time budget cut it). */
   transactions: number;
