@@ -66,24 +66,52 @@ describe('the neighbour policy', () => {
     expect(policy.takeNeighbourCommits()).toBe(1);
   });
 
-  it('keeps a gap open after a neighbour commits in it, so one shut out by that commit gets another try, up to 2 gaps', () => {
+  it('keeps a gap open after a neighbour commits in it, so one shut out by that commit gets another try, up to 2.4 gaps from the release', () => {
     const { state, policy } = neighbourPolicy({ others: true });
     state.now += 100;
     policy.lockReleased();
-    const started = state.now;
-    const planned = started + policy.gapBeforeBegin(100);
-    expect(planned - started).toBe(25);
+    const released = state.now;
+    const planned = released + policy.gapBeforeBegin(100);
+    expect(planned - released).toBe(25);
     // No neighbour commit: the gap ends as planned.
     state.now += 10;
-    expect(policy.gapEnd(started, planned)).toBe(planned);
+    expect(policy.gapEnd(planned)).toBe(planned);
     // A commit 10 ms into the gap: it goes on 25 ms after it is seen...
     state.dataVersion++;
-    expect(policy.gapEnd(started, planned)).toBe(started + 35);
-    // ...and never past two gaps, however often neighbours commit.
-    state.now += 20;
+    expect(policy.gapEnd(planned)).toBe(released + 35);
+    // ...and never past 2.4 gaps from the release, however often neighbours commit.
+    state.now += 30;
     state.dataVersion++;
-    expect(policy.gapEnd(started, planned)).toBe(started + 50);
+    expect(policy.gapEnd(planned)).toBe(released + 60);
     expect(policy.takeNeighbourCommits()).toBe(2);
+  });
+
+  it('after work that kept the lock free a whole gap (staging the next group), still owes the extension of a commit seen then', () => {
+    const { state, policy } = neighbourPolicy({ others: true });
+    state.now += 100;
+    policy.lockReleased();
+    // 30 ms staging rows, nobody committed: the gap is over, the transaction begins at once.
+    state.now += 30;
+    expect(policy.gapBeforeBegin(100)).toBe(0);
+    state.now += 90;
+    policy.lockReleased();
+    // 30 ms staging, and a neighbour committed meanwhile: 25 ms more, seen from now.
+    state.now += 30;
+    state.dataVersion++;
+    expect(policy.gapBeforeBegin(100)).toBe(25);
+    state.now += 25;
+    state.now += 90;
+    policy.lockReleased();
+    // 50 ms staging with a commit: only up to 60 ms from the release.
+    state.now += 50;
+    state.dataVersion++;
+    expect(policy.gapBeforeBegin(100)).toBe(10);
+    // Idle far longer than a gap: nothing is owed, whatever was committed.
+    state.now += 10 + 90;
+    policy.lockReleased();
+    state.now += 5000;
+    state.dataVersion++;
+    expect(policy.gapBeforeBegin(100)).toBe(0);
   });
 
   it('lets a short operation right after a budget-long transaction go 10 % over the window instead of a gap', () => {

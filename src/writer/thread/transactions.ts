@@ -230,7 +230,7 @@ export class TransactionRunner {
     // at the WAL, so the copy after that reader lets go is the writer's, not a neighbour's
     // inside its COMMIT (see CheckpointPolicy.inGap).
     for (let now = started; !this.#signal.aborted; now = performance.now()) {
-      const left = this.#neighbours.gapEnd(started, planned) - now;
+      const left = this.#neighbours.gapEnd(planned) - now;
       if (left <= 0) break;
       if (this.#flags.wal_mode && this.#checkpoints.watching) this.#checkpoints.inGap();
       await sleep(Math.min(left, GAP_STEP_MS), this.#signal).catch(() => undefined);
