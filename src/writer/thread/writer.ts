@@ -28,6 +28,7 @@ import { Sessions } from './sessions.js';
 import { CommitBudget } from './commit-budget.js';
 import { NeighbourPolicy } from './neighbours.js';
 import { WalTrim } from './wal-trim.js';
+import { RowStaging, type StagedRange } from './staging.js';
 import type {
   AlertRecord,
   BatchMessage,
@@ -75,8 +76,10 @@ export class WriterThread {
   readonly #records: WriterRecords;
   /** The open interactive transaction, if any, and why the last ones ended. */
   readonly #sessions = new Sessions();
-  /** A group's tail that did not fit its transaction, decoded, written first in the next commit (pump.ts). */
-  #carried: { batches: BatchMessage[]; rows: RowTuple[][] } = { batches: [], rows: [] };
+  /** Rows wait here, outside the lock, until their transaction copies them into the table. */
+  readonly #staging: RowStaging;
+  /** A group's tail that did not fit its transaction, staged, written first in the next commit (pump.ts). */
+  #carried: { batches: BatchMessage[]; ranges: StagedRange[] } = { batches: [], ranges: [] };
   /** Frames the last checkpoint had copied: a quiet look that moved them is reported after all. */
   #lastCheckpointed = -1;
 
@@ -107,6 +110,7 @@ export class WriterThread {
       this.#db = opened.db;
       this.#flags = opened.settings.effectiveFlags;
       this.#statements = prepareWriterStatements(this.#db, config.tables);
+      this.#staging = new RowStaging(this.#db, config.tables.transactions);
       this.#records = new WriterRecords(this.#db, this.#statements);
       this.#walPath = `${config.path}-wal`;
       this.#identity = fileIdentity(config.path);
@@ -192,12 +196,14 @@ export class WriterThread {
   async #commit(sent: BatchMessage[]): Promise<CommitResult> {
     // Taken first: if this message fails as a whole, the main thread fails the kept batches too.
     const carried = this.#carried;
-    this.#carried = { batches: [], rows: [] };
+    this.#carried = { batches: [], ranges: [] };
     this.#assertSameFile();
     // Rows are decoded before the lock is taken: the work overlaps the gap left to the
     // neighbours (or the previous checkpoint) instead of lengthening the hold.
     const batches = carried.batches.concat(sent);
-    const decoded = carried.rows.concat(sent.map((batch) => JSON.parse(typeof batch.rows === 'string' ? batch.rows : decoder.decode(batch.rows)) as RowTuple[]));
+    const ranges = carried.ranges.concat(this.#staging.stage(sent.map((batch) => ({
+      job: batch, rows: JSON.parse(typeof batch.rows === 'string' ? batch.rows : decoder.decode(batch.rows)) as RowTuple[],
+    }))));
     const outcomes: BatchOutcome[] = [];
     let transactions = 0;
     let maxHoldMs = 0;
@@ -216,7 +222,7 @@ export class WriterThread {
           for (;;) {
             const batch = batches[index]!;
             const before = performance.now();
-            done.push(this.#writeBatch(batch, decoded[index]!));
+            done.push(this.#writeBatch(batch, ranges[index]!));
             insertMs += performance.now() - before;
             index++;
             if (index >= batches.length) break;
@@ -241,13 +247,15 @@ export class WriterThread {
           outcomes.push(outcome);
         }
         next = value.end;
+        // Committed: their staged rows are in the table now.
+        this.#staging.release(ranges[next - 1]!.last);
         transactions++;
         maxHoldMs = Math.max(maxHoldMs, holdMs);
         // The budget cut the group and a gap comes before the next transaction: the rest waits
         // for the next group, to be written with the batches that arrive meanwhile, instead of
         // making a short transaction that costs a gap of its own.
         if (next < batches.length && this.#neighbours.gapDue) {
-          this.#carried = { batches: batches.slice(next), rows: decoded.slice(next) };
+          this.#carried = { batches: batches.slice(next), ranges: ranges.slice(next) };
           break;
         }
       } catch (error) {
@@ -259,31 +267,32 @@ export class WriterThread {
           outcomes.push({ ok: false, jobId: batches[index]!.jobId, error: serialized });
         }
         this.#records.recordFailedBatches(batches.length - start);
+        this.#staging.release(ranges.at(-1)!.last);
         next = batches.length;
       }
     }
     return { outcomes, transactions, maxHoldMs };
   }
 
-  #writeBatch(batch: BatchMessage, rows: RowTuple[]): BatchOutcome {
+  #writeBatch(batch: BatchMessage, range: StagedRange): BatchOutcome {
     const s = this.#statements;
-    let inserted = 0;
-    for (const row of rows) inserted += s.insertRow.run(...row, batch.jobId, batch.season, batch.leagueSeries).changes;
+    const rowCount = range.last - range.first + 1;
+    const inserted = this.#staging.move(range);
     const now = new Date().toISOString();
     for (const rejected of batch.rejected) s.insertRejected.run(batch.jobId, rejected.raw, rejected.reason, now);
-    const ignored = rows.length - inserted;
+    const ignored = rowCount - inserted;
     s.advanceJob.run({
       jobId: batch.jobId,
       cursor: batch.cursor,
       pages: batch.cursor === null ? 0 : 1,
-      fetched: rows.length,
+      fetched: rowCount,
       inserted,
       ignored,
       rejected: batch.rejected.length,
       final: batch.final ? 1 : 0,
       now,
     });
-    return { ok: true, jobId: batch.jobId, rowCount: rows.length, inserted, ignored, rejected: batch.rejected.length, attempts: 1, waitMs: 0, commitMs: 0 };
+    return { ok: true, jobId: batch.jobId, rowCount, inserted, ignored, rejected: batch.rejected.length, attempts: 1, waitMs: 0, commitMs: 0 };
   }
 
   /**
