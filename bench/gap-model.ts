@@ -126,6 +126,7 @@ export const MODELLED_POLICIES: Array<{ name: string; policy: GapPolicy }> = [
   { name: '25 ms, extended 25 ms after a commit, up to 37.5', policy: { gapMs: 25, extendMs: 25, maxGapMs: 37.5 } },
   { name: '25 ms, extended after the first commit only, up to 37.5', policy: { gapMs: 25, extendMs: 25, maxGapMs: 37.5, extendAfter: 'first' } },
   { name: '25 ms, up to 50', policy: { gapMs: 25, extendMs: 25, maxGapMs: 50 } },
+  { name: '25 ms, up to 60 (the default: 2.4 gaps from the release)', policy: { gapMs: 25, extendMs: 25, maxGapMs: 60 } },
   { name: '20 ms, up to 30', policy: { gapMs: 20, extendMs: 20, maxGapMs: 30 } },
   { name: '15 ms, up to 22.5', policy: { gapMs: 15, extendMs: 15, maxGapMs: 22.5 } },
   { name: '12 ms, up to 37.5', policy: { gapMs: 12, extendMs: 12, maxGapMs: 37.5 } },

@@ -2,8 +2,8 @@
  * The gap model (bench/gap-model.ts) behind the neighbour policy: with no gap, writers on
  * SQLite's busy handler starve into their timeout; a 25 ms gap extended after their commits
  * keeps their p99 near one budget while leaving the engine most of the lock; shorter gaps lose
- * the waiters that missed one. (The model's gaps start at the release; the engine's maximum
- * counts from when it starts waiting, after decoding its next group: docs/lock-wait.md.)
+ * the waiters that missed one. (The model's gaps start at the release, as the engine's maximum
+ * does: docs/lock-wait.md.)
  */
 import { describe, expect, it } from 'vitest';
 import { simulateGap } from '../bench/gap-model.js';
