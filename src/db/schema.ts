@@ -96,9 +96,10 @@ export const TRANSACTIONS_COLUMN_DEFINITIONS = `
 export const JOB_COLUMNS = ['job_id', 'season', 'league_series'] as const;
 
 /**
- * The one statement rows are written with: the writer uses it, and the benchmarks that compare
- * the engine with the raw insert limit use it too, so the comparison is of the same work.
- * `INSERT OR IGNORE` on the (transaction_key, player_id) key makes re-runs idempotent.
+ * The direct insert of one row: the benchmarks' raw limits use it. The writer copies staged rows
+ * with the same `INSERT OR IGNORE` into the same columns (writer/thread/staging.ts), so the
+ * comparison is of the same rows and the same key: `INSERT OR IGNORE` on the
+ * (transaction_key, player_id) key makes re-runs idempotent.
  * Parameters: a row's tuple (TRANSACTION_COLUMNS), then JOB_COLUMNS.
  */
 export function insertTransactionSql(table: string = DEFAULT_TABLES.transactions): string {

@@ -1,14 +1,13 @@
 /**
- * The SQL the writer thread runs: the rows, their rejected records, each job's line in
- * `job_log`, and the writer's own records for other processes (per-minute figures, lock
- * holders, alerts, state). Prepared once on the writer's connection; the readers of the same
+ * The SQL the writer thread runs besides the rows themselves (those go through
+ * writer/thread/staging.ts): their rejected records, each job's line in `job_log`, and the
+ * writer's own records for other processes (per-minute figures, lock holders, alerts, state). Prepared once on the writer's connection; the readers of the same
  * tables are `job-log.ts` and `writer-records.ts`.
  */
 import type { Database, Statement } from 'better-sqlite3';
-import { insertTransactionSql, WRITER_TABLES, type TableNames } from './schema.js';
+import { WRITER_TABLES, type TableNames } from './schema.js';
 
 export interface WriterStatements {
-  insertRow: Statement;
   insertRejected: Statement;
   getJob: Statement;
   otherSource: Statement;
@@ -27,7 +26,6 @@ export interface WriterStatements {
 
 export function prepareWriterStatements(db: Database, t: TableNames): WriterStatements {
   return {
-    insertRow: db.prepare(insertTransactionSql(t.transactions)),
     insertRejected: db.prepare(`INSERT INTO ${t.rejectedRows} (job_id, raw, reason, rejected_at) VALUES (?, ?, ?, ?)`),
     getJob: db.prepare(`SELECT status, cursor, source FROM ${t.jobLog} WHERE job_id = ?`),
     // Jobs of the same league (its key across seasons) written from another source.

@@ -31,8 +31,8 @@ export interface PumpContext {
 /**
  * Runs until the queue is closed and empty. Never rejects: each batch's failure goes to its own promise.
  *
- * The writer may keep the tail of a group that did not fit its transaction (CommitResult's
- * `deferred`) to write it first in the next one, with what arrived meanwhile: beside other
+ * The writer may keep the tail of a group that did not fit its transaction (the batches past
+ * CommitResult's last outcome) to write it first in the next one, with what arrived meanwhile: beside other
  * processes every transaction costs a gap, and that tail alone would be a transaction of a few
  * milliseconds that costs a whole gap. Those batches stay here, in `carried`, until their
  * outcome comes back, and the next group is sent without waiting for the queue.

@@ -198,8 +198,8 @@ export class WriterThread {
     const carried = this.#carried;
     this.#carried = { batches: [], ranges: [] };
     this.#assertSameFile();
-    // Rows are decoded before the lock is taken: the work overlaps the gap left to the
-    // neighbours (or the previous checkpoint) instead of lengthening the hold.
+    // Rows are decoded and staged before the lock is taken: the work overlaps the gap left to
+    // the neighbours (or the previous checkpoint) instead of lengthening the hold.
     const batches = carried.batches.concat(sent);
     const ranges = carried.ranges.concat(this.#staging.stage(sent.map((batch) => ({
       job: batch, rows: JSON.parse(typeof batch.rows === 'string' ? batch.rows : decoder.decode(batch.rows)) as RowTuple[],
