@@ -92,7 +92,7 @@ export function classify(stack: readonly CallFrame[]): Activity {
   if (/^src\/writer\/(writer-thread|thread\/)/.test(file)) {
     const bare = name.replace(/^#/, '');
     // Rows are bound into the staging table outside the lock (stage) and copied inside it (move).
-    if (bare === 'writeBatch' || bare === 'stage' || bare === 'move') return 'binding and inserting';
+    if (bare === 'writeBatch' || bare === 'stageRows' || bare === 'move') return 'binding and inserting';
     if (name === '' && caller.replace(/^#/, '') === 'commit') return 'parsing'; // the batches' JSON decoded before the lock
     // The only exec() of an anonymous function there is the COMMIT (or ROLLBACK) of a transaction's attempt.
     if (name === '' && leaf.functionName === 'exec') return 'committing (BEGIN, COMMIT)';

@@ -16,7 +16,7 @@ describe('the activity of a sample', () => {
     expect(classify([frame('atomicsWaitLoop', 'node_modules/piscina/dist/worker.js')])).toBe('idle');
     expect(classify([frame('postMessage', ''), frame('notify', 'src/writer/writer-thread.js')])).toBe('moving between threads');
     expect(classify([frame('#writeBatch', 'src/writer/thread/writer.js'), frame('', 'src/writer/thread/writer.js')])).toBe('binding and inserting');
-    expect(classify([frame('run', 'node_modules/better-sqlite3/lib/index.js'), frame('stage', 'src/writer/thread/staging.js')])).toBe('binding and inserting');
+    expect(classify([frame('run', 'node_modules/better-sqlite3/lib/index.js'), frame('#stageRows', 'src/writer/thread/staging.js')])).toBe('binding and inserting');
     expect(classify([frame('move', 'src/writer/thread/staging.js'), frame('#writeBatch', 'src/writer/thread/writer.js')])).toBe('binding and inserting');
     expect(classify([frame('exec', 'node_modules/better-sqlite3/lib/methods/wrappers.js'), frame('', 'src/writer/writer-thread.js')])).toBe('committing (BEGIN, COMMIT)');
     expect(classify([frame('generateSeason', 'src/source/demo/generate.js'), frame('fetchPages', 'src/workers/fetch-pages.js')])).toBe('generating or fetching');

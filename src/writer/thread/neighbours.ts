@@ -125,9 +125,8 @@ export class NeighbourPolicy {
     // Free for a gap's length already (the writer staged its rows, or had nothing to write):
     // that was a gap, unless a neighbour committed in it, which may have shut a waiter out.
     if (free >= this.#gapMs) {
-      const owed = this.gapEnd(now) - now;
-      this.#lastGapEnd = now + Math.max(0, owed);
-      return Math.max(0, owed);
+      this.#lastGapEnd = Math.max(now, this.#extendedEnd(now));
+      return this.#lastGapEnd - now;
     }
     // The lock may stay taken up to a window since the last gap, counting the hold to come. A
     // short operation (a job's start) right after a budget-long group may go the budget's own
@@ -146,10 +145,15 @@ export class NeighbourPolicy {
    */
   gapEnd(plannedEnd: number): number {
     this.#observeDataVersion(this.#probe.now());
-    if (this.#neighbourCommitAt <= this.#lastCommitEnd) return plannedEnd;
-    const end = Math.min(this.#lastCommitEnd + this.#maxGapMs, Math.max(plannedEnd, this.#neighbourCommitAt + this.#extendAfterCommitMs));
+    const end = this.#extendedEnd(plannedEnd);
     this.#lastGapEnd = Math.max(this.#lastGapEnd, end);
     return end;
+  }
+
+  /** `plannedEnd`, or later after a neighbour's commit seen since the release (as last observed). */
+  #extendedEnd(plannedEnd: number): number {
+    if (this.#neighbourCommitAt <= this.#lastCommitEnd) return plannedEnd;
+    return Math.min(this.#lastCommitEnd + this.#maxGapMs, Math.max(plannedEnd, this.#neighbourCommitAt + this.#extendAfterCommitMs));
   }
 
   /** Whether the next BEGIN will wait for a gap: the moment for work that needs no lock (a passive checkpoint). */

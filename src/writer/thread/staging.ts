@@ -32,44 +32,46 @@ export interface StagedJob {
   readonly leagueSeries: string;
 }
 
+/** A batch to stage: its job's columns and its rows. */
+export interface StagedBatch {
+  readonly job: StagedJob;
+  readonly rows: readonly RowTuple[];
+}
+
 const SCHEMA = 'lb_staging';
 const COLUMNS = [...TRANSACTION_COLUMNS, ...JOB_COLUMNS];
 
 export class RowStaging {
-  readonly #db: Database;
   readonly #stage: Statement;
   readonly #move: Statement;
   readonly #release: Statement;
+  readonly #stageAll: (batches: ReadonlyArray<StagedBatch>) => StagedRange[];
   #nextId = 1;
 
   /** `table`: the transactions table the rows go to (its name is checked by the schema). */
   constructor(db: Database, table: string) {
-    this.#db = db;
     db.exec(`ATTACH DATABASE ':memory:' AS ${SCHEMA}`);
     db.exec(`CREATE TABLE ${SCHEMA}.rows (id INTEGER PRIMARY KEY, ${COLUMNS.join(', ')})`);
     this.#stage = db.prepare(`INSERT INTO ${SCHEMA}.rows (id, ${COLUMNS.join(', ')}) VALUES (?, ${COLUMNS.map(() => '?').join(', ')})`);
     // INSERT OR IGNORE, as the direct insert: re-runs stay idempotent on (transaction_key, player_id).
     this.#move = db.prepare(`INSERT OR IGNORE INTO ${table} (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM ${SCHEMA}.rows WHERE id BETWEEN ? AND ? ORDER BY id`);
     this.#release = db.prepare(`DELETE FROM ${SCHEMA}.rows WHERE id <= ?`);
+    this.#stageAll = db.transaction((batches: ReadonlyArray<StagedBatch>) => this.#stageRows(batches));
+  }
+
+  #stageRows(batches: ReadonlyArray<StagedBatch>): StagedRange[] {
+    const ranges: StagedRange[] = [];
+    for (const { job, rows } of batches) {
+      const first = this.#nextId;
+      for (const row of rows) this.#stage.run(this.#nextId++, ...row, job.jobId, job.season, job.leagueSeries);
+      ranges.push({ first, last: this.#nextId - 1 });
+    }
+    return ranges;
   }
 
   /** Stages each batch's rows, in one transaction of the in-memory database (no lock on the file). */
-  stage(batches: ReadonlyArray<{ job: StagedJob; rows: readonly RowTuple[] }>): StagedRange[] {
-    const ranges: StagedRange[] = [];
-    const wasInTransaction = this.#db.inTransaction;
-    if (!wasInTransaction) this.#db.exec('BEGIN');
-    try {
-      for (const { job, rows } of batches) {
-        const first = this.#nextId;
-        for (const row of rows) this.#stage.run(this.#nextId++, ...row, job.jobId, job.season, job.leagueSeries);
-        ranges.push({ first, last: this.#nextId - 1 });
-      }
-      if (!wasInTransaction) this.#db.exec('COMMIT');
-    } catch (error) {
-      if (!wasInTransaction && this.#db.inTransaction) this.#db.exec('ROLLBACK');
-      throw error;
-    }
-    return ranges;
+  stage(batches: ReadonlyArray<StagedBatch>): StagedRange[] {
+    return this.#stageAll(batches);
   }
 
   /** Inserts a staged batch into the table, inside the caller's transaction; returns the rows inserted. */
