@@ -169,6 +169,11 @@ describe('parseInteger', () => {
     expect(parseInteger('064', '--workers', 1, 64)).toBe(64);
   });
 
+  it('reads "-0" as 0, not -0, so that the value prints and compares as the zero it is', () => {
+    expect(parseInteger('-0', '--offset', -10, 10)).toBe(0);
+    expect(parseInteger('-000', '--offset', 0, 10)).toBe(0);
+  });
+
   it.each([
     ['0', 'below the minimum'],
     ['65', 'above the maximum'],
@@ -201,6 +206,11 @@ describe('parseNumber', () => {
     expect(parseNumber('.5', '--failure-rate', 0, 1)).toBe(0.5);
     expect(parseNumber('1e3', '--rate', 0, 10_000)).toBe(1000);
     expect(parseNumber(' 3 ', '--rate', 0, 10_000)).toBe(3);
+  });
+
+  it('reads "-0" and "-0.0" as 0, not -0', () => {
+    expect(parseNumber('-0', '--rate', 0, 10_000)).toBe(0);
+    expect(parseNumber('-0.0e5', '--failure-rate', 0, 1)).toBe(0);
   });
 
   it.each([['-1'], ['-0.5'], ['10001'], ['abc'], ['1.2.3'], [''], ['Infinity'], ['NaN'], ['0x10']])(

@@ -48,7 +48,8 @@ export function parseInteger(text: string, option: string, min: number, max: num
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new InvalidOptionError(option, `an integer from ${min} to ${max}`, text);
   }
-  return value;
+  // `Number('-0')` is -0, which prints as 0 and compares unequal under Object.is.
+  return value === 0 ? 0 : value;
 }
 
 /** A decimal number within [min, max] (for rates and probabilities). */
@@ -58,7 +59,7 @@ export function parseNumber(text: string, option: string, min: number, max: numb
   if (!Number.isFinite(value) || value < min || value > max) {
     throw new InvalidOptionError(option, `a number from ${min} to ${max}`, text);
   }
-  return value;
+  return value === 0 ? 0 : value;
 }
 
 /** One of a fixed set of words. */
