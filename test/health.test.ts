@@ -80,7 +80,7 @@ describe('health on the command line', () => {
     expect(Object.keys(sample).sort()).toEqual([
       'batchFailureRate', 'database', 'databaseBytes', 'exists', 'fragmentation', 'freePages', 'journalMode', 'lockHolders',
       'locksPerMinute1', 'locksPerMinute5', 'pageCount', 'pageSize', 'probeLatencyMs', 'problems', 'processes', 'recentAlerts',
-      'sqliteAffected', 'sqliteVersion', 'status', 'thresholds', 'time', 'walBytes', 'walPin', 'writer',
+      'sqliteAffected', 'sqliteVersion', 'status', 'thresholds', 'time', 'walBytes', 'walPin', 'walUncheckpointedBytes', 'writer',
     ]);
     expect(sample).toMatchObject({ processes: [], walPin: null, writer: null, recentAlerts: [], sqliteAffected: false });
     expect(sample).toMatchObject({ database: path, exists: true, journalMode: 'wal', status: 'OK', problems: [], lockHolders: [], locksPerMinute1: 0, batchFailureRate: 0 });
@@ -260,6 +260,41 @@ describe('health and the other processes', () => {
     writeState(path, 'wal_pin', { pid: 2 ** 22 + 12345, command: 'gone', since: null, walBytes: null });
     const stale = await health(path);
     expect(stale.sample).toMatchObject({ status: 'OK', walPin: { alive: false } });
+  });
+
+  it('judges the WAL by what it holds not yet checkpointed, not by a file SQLite reuses from its start', async () => {
+    const path = backfilledDatabase();
+    const writer = new BetterSqlite3(path);
+    const notebook = new BetterSqlite3(path, { readonly: true });
+    try {
+      writer.exec('CREATE TABLE notes (body BLOB)');
+      // A notebook's open read transaction: nothing written after its snapshot can be copied.
+      notebook.exec('BEGIN');
+      notebook.prepare('SELECT count(*) FROM notes').get();
+      const insert = writer.prepare('INSERT INTO notes VALUES (randomblob(4000))');
+      for (let i = 0; i < 1000; i++) insert.run();
+      const pinned = await health(path, '--wal-warning-mb', '2', '--wal-critical-mb', '100');
+      expect(pinned.code, pinned.stderr).toBe(1);
+      expect(pinned.sample.walUncheckpointedBytes).toBeGreaterThan(3_500_000);
+      expect(pinned.sample.walUncheckpointedBytes).toBeLessThanOrEqual(pinned.sample.walBytes!);
+      expect(pinned.sample.problems).toEqual([expect.stringMatching(/^the WAL holds [\d.]+ MB not yet checkpointed \(warning above 2(\.00)? MB\): checkpoints are not keeping up/)]);
+
+      // It lets go; a checkpoint copies everything, and the next commit starts the WAL over at
+      // the start of the file, which a connection without journal_size_limit leaves as large.
+      notebook.exec('COMMIT');
+      expect(writer.pragma('wal_checkpoint(PASSIVE)')).toEqual([{ busy: 0, log: expect.any(Number), checkpointed: expect.any(Number) }]);
+      insert.run();
+      const reused = await health(path, '--wal-warning-mb', '2', '--wal-critical-mb', '100');
+      expect(reused.code, reused.sample.problems.join('; ')).toBe(0);
+      expect(reused.sample.walBytes).toBeGreaterThan(3_500_000);
+      expect(reused.sample.walUncheckpointedBytes).toBeGreaterThan(0);
+      expect(reused.sample.walUncheckpointedBytes).toBeLessThan(100_000);
+      const human = await runCli(['health', '--db', path, '--wal-warning-mb', '2']);
+      expect(human.stdout).toMatch(/ {2}WAL {16}0\.\d\d MB not yet checkpointed, in a file of \d+\.\d\d MB {2}\(warning above 2 MB/);
+    } finally {
+      notebook.close();
+      writer.close();
+    }
   });
 
   it('shows the alerts of the last 10 minutes, newest first, and not older ones', async () => {

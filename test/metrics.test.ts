@@ -9,6 +9,7 @@ import {
   createEngine, demoLeagueKeys, demoSource, engineMetrics, PROFILES, serveEngineMetrics, startDashboard,
   type AlertLevel, type Engine, type MetricsEngine,
 } from '../dist/src/index.js';
+import { readWalIndex } from '../dist/src/db/doctor/wal-index.js';
 import { startNotebook } from './helpers/neighbours.js';
 import { holdWriteLock } from './helpers/processes.js';
 import { useTempDir } from './helpers/temp.js';
@@ -113,6 +114,14 @@ function engineOptions(db: string): Parameters<typeof createEngine>[0] {
   };
 }
 
+/** What the WAL index says a checkpoint has still to copy, bounded by the file (the file when there is no index). */
+function expectedUncheckpointed(db: string): number {
+  const file = statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+  const header = readWalIndex(db);
+  if (file === 0 || header === null) return file;
+  return Math.min(file, (header.mxFrame - header.nBackfill) * (header.pageSize + 24));
+}
+
 describe("the dashboard's /metrics", () => {
   it('is Prometheus text from a registry of its own, and every figure equals what the database holds', async () => {
     const db = join(tempDir(), 'league.db');
@@ -172,6 +181,7 @@ describe("the dashboard's /metrics", () => {
     }
     expect(value(result, 'league_backfill_alerts_total{alert="wal_pinned",level="warning"}')).toBe(pinAlerts);
     expect(value(result, 'league_backfill_wal_bytes')).toBe(statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+    expect(value(result, 'league_backfill_wal_uncheckpointed_bytes')).toBe(expectedUncheckpointed(db));
     expect(value(result, 'league_backfill_database_bytes')).toBe(statSync(db).size);
     expect(value(result, 'league_backfill_writer_running')).toBe(0);
     expect(value(result, 'league_backfill_schema_version')).toBe(2);
@@ -256,6 +266,7 @@ describe("the live engine's metrics (backfill --metrics-port)", () => {
       expect(sumWith(result, 'league_backfill_alerts_total', `level="${level}"`), level).toBe(alerts[level]);
     }
     expect(value(result, 'league_backfill_wal_bytes')).toBe(statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+    expect(value(result, 'league_backfill_wal_uncheckpointed_bytes')).toBe(expectedUncheckpointed(db));
 
     // Closing the server detaches its listeners from the engine.
     await server.close();

@@ -13,6 +13,7 @@ import { DEFAULT_FLAGS, type Flags, type WorkloadName } from '../flags/index.js'
 import type { Logger } from '../logger.js';
 import { readRecentAlerts, readWalPin, readWriterRecord, type StoredAlert, type WalPin, type WriterRecord } from './writer-records.js';
 import { findLockHolders, type LockHolder } from './locking/lock-holders.js';
+import { readWalIndex, uncheckpointedBytes } from './doctor/wal-index.js';
 import { checkDatabasePath } from './open.js';
 import { findLeaseHolders, findProcessesWithDatabase, type LeaseHolder, type OpenProcess } from './processes.js';
 import { withReader, type ReadPool } from './read-pool.js';
@@ -41,7 +42,7 @@ export interface HealthThresholds {
   readonly latencyWarningMs: number;
   /** @default 1000 */
   readonly latencyCriticalMs: number;
-  /** Size of the `-wal` file in bytes. @default 104857600 (100 MB) */
+  /** WAL bytes not yet checkpointed (the `-wal` file's size when the WAL index cannot be read). @default 104857600 (100 MB) */
   readonly walWarningBytes: number;
   /** @default 1073741824 (1 GB) */
   readonly walCriticalBytes: number;
@@ -129,6 +130,12 @@ export interface HealthSample {
   journalMode: string | null;
   /** Size of the `-wal` file (0 when there is none). */
   walBytes: number | null;
+  /**
+   * Bytes of the WAL no checkpoint has copied yet, from the `-shm` WAL index; null when it
+   * cannot be read. The WAL thresholds judge this (the file's size when it is null): a file
+   * that SQLite reuses from its start can stay large while holding nothing to copy.
+   */
+  walUncheckpointedBytes: number | null;
   databaseBytes: number | null;
   pageSize: number | null;
   pageCount: number | null;
@@ -225,7 +232,7 @@ function errorMessage(error: unknown): string {
 const formatMb = (bytes: number): string => `${(bytes / MB).toFixed(bytes >= 10 * MB ? 0 : 2)} MB`;
 
 /** The status a set of figures earns against the thresholds, and the problems that say why. */
-export function evaluateHealth(sample: Pick<HealthSample, 'walBytes' | 'locksPerMinute1' | 'batchFailureRate' | 'probeLatencyMs' | 'lockHolders'>, thresholds: HealthThresholds): { status: HealthStatus; problems: string[] } {
+export function evaluateHealth(sample: Pick<HealthSample, 'walBytes' | 'walUncheckpointedBytes' | 'locksPerMinute1' | 'batchFailureRate' | 'probeLatencyMs' | 'lockHolders'>, thresholds: HealthThresholds): { status: HealthStatus; problems: string[] } {
   const found: Array<{ status: HealthStatus; problem: string }> = [];
   const check = (value: number | null, warning: number, critical: number, say: (level: 'warning' | 'critical', limit: number) => string): void => {
     if (value === null) return;
@@ -244,8 +251,10 @@ export function evaluateHealth(sample: Pick<HealthSample, 'walBytes' | 'locksPer
     'see `jobs --status failed` and the backfill log; failed jobs resume when run again');
   check(sample.probeLatencyMs, thresholds.latencyWarningMs, thresholds.latencyCriticalMs, (level, limit) =>
     `a probe query took ${round(sample.probeLatencyMs ?? 0, 1)} ms (${level} above ${limit} ms): reads are slow or waiting for a lock`);
-  check(sample.walBytes, thresholds.walWarningBytes, thresholds.walCriticalBytes, (level, limit) =>
-    `the WAL is ${formatMb(sample.walBytes ?? 0)} (${level} above ${formatMb(limit)}): checkpoints are not keeping up, often because a reader holds an old snapshot open`);
+  const pending = sample.walUncheckpointedBytes;
+  check(pending ?? sample.walBytes, thresholds.walWarningBytes, thresholds.walCriticalBytes, (level, limit) =>
+    `${pending !== null ? `the WAL holds ${formatMb(pending)} not yet checkpointed` : `the WAL is ${formatMb(sample.walBytes ?? 0)}`} (${level} above ${formatMb(limit)}): ` +
+    'checkpoints are not keeping up, often because a reader holds an old snapshot open');
   found.sort((a, b) => SEVERITY[b.status] - SEVERITY[a.status]);
   return { status: found.reduce<HealthStatus>((worst, f) => worseStatus(worst, f.status), 'OK'), problems: found.map((f) => f.problem) };
 }
@@ -257,6 +266,7 @@ function emptySample(path: string, thresholds: HealthThresholds): HealthSample {
     exists: false,
     journalMode: null,
     walBytes: null,
+    walUncheckpointedBytes: null,
     databaseBytes: null,
     pageSize: null,
     pageCount: null,
@@ -343,6 +353,8 @@ export async function checkHealth(options: HealthOptions): Promise<HealthSample>
   }
   sample.databaseBytes = fileSize(absolute);
   sample.walBytes = fileSize(`${absolute}-wal`);
+  const walIndex = sample.walBytes === 0 ? null : readWalIndex(absolute);
+  sample.walUncheckpointedBytes = sample.walBytes === 0 ? 0 : walIndex === null ? null : Math.min(sample.walBytes, uncheckpointedBytes(walIndex));
   if (options.listProcesses !== false) sample.processes = findProcessesWithDatabase(absolute, { excludeSelf: true });
 
   try {

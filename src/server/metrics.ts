@@ -12,6 +12,7 @@ import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors.js';
 import { JOB_STATES } from '../model/index.js';
+import { walPendingBytes } from '../db/doctor/wal-index.js';
 import type { DashboardSnapshot } from './snapshot.js';
 
 /**
@@ -40,6 +41,7 @@ interface MetricSet {
   checkpoints: Counter;
   checkpointsBlocked: Counter;
   walBytes: Gauge;
+  walUncheckpointedBytes: Gauge;
   alerts: Counter<'level' | 'alert'>;
 }
 
@@ -82,6 +84,8 @@ function createMetricSet(registry: Registry, options: { failedBatches: boolean; 
     checkpoints: counter('checkpoints_total', 'WAL checkpoints run by the writer.'),
     checkpointsBlocked: counter('checkpoints_blocked_total', 'Checkpoints that could not finish because a reader pinned the WAL.'),
     walBytes: gauge('wal_bytes', 'Size of the -wal file, bytes.'),
+    walUncheckpointedBytes: gauge('wal_uncheckpointed_bytes',
+      'WAL bytes no checkpoint has copied into the database yet (the -wal file size when the -shm WAL index cannot be read); what the WAL alerts judge.'),
     alerts: new Counter({
       name: 'league_backfill_alerts_total',
       help: 'Alerts raised, by level and by alert: lock_rate, lock_attempts, wal_pinned, wal_released, other.',
@@ -182,6 +186,7 @@ export function databaseMetrics(): DatabaseMetrics {
       setCounter(set.checkpoints, writer?.checkpoints ?? 0);
       setCounter(set.checkpointsBlocked, writer?.checkpointsBlocked ?? 0);
       set.walBytes.set(snapshot.database.walBytes);
+      set.walUncheckpointedBytes.set(snapshot.database.walUncheckpointedBytes);
       set.alerts.reset();
       zeroAlerts(set.alerts);
       for (const { level, kind, count } of snapshot.alertKinds) set.alerts.inc({ level, alert: kind }, count);
@@ -309,7 +314,9 @@ export function engineMetrics(engine: MetricsEngine, options: EngineMetricsOptio
     setCounter(set.retrySeconds, totals.totalRetryTime);
     set.lockRetriesMax.set(totals.maxRetryCount);
     set.lockHoldMax.set(totals.maxLockHoldMs / 1000);
-    set.walBytes.set(resolved.database !== undefined ? fileSize(`${resolved.database}-wal`) : walBytesBefore);
+    const walFile = resolved.database !== undefined ? fileSize(`${resolved.database}-wal`) : walBytesBefore;
+    set.walBytes.set(walFile);
+    set.walUncheckpointedBytes.set(resolved.database !== undefined ? walPendingBytes(resolved.database, walFile) : walFile);
   };
   let walBytesBefore = 0;
   // Job handles of jobs not ended yet: their state is read at each scrape. Ended jobs are

@@ -347,7 +347,8 @@ export const PAGE_SCRIPT = String.raw`
     var lastMinute = minutes.length > 0 ? minutes[minutes.length - 1] : null;
     var locksNow = lastMinute && lastMinute.minute >= Math.floor(Date.now() / 60000) - 1 ? lastMinute.locks : 0;
     kpi('locks', writer ? int(writer.locks) : '–', null, writer ? int(locksNow) + ' this minute · ' + int(writer.retries) + ' retries' : 'no writer_metrics yet', writer && writer.locks > 0 ? COLORS.orange : COLORS.green);
-    kpi('wal', bytes(state.database.walBytes), null, state.database.journalMode ? 'journal mode ' + state.database.journalMode : 'journal mode unknown', state.walPin ? COLORS.yellow : COLORS.cyan);
+    kpi('wal', bytes(state.database.walBytes), null, (state.database.journalMode ? 'journal mode ' + state.database.journalMode : 'journal mode unknown') +
+      ' · ' + bytes(state.database.walUncheckpointedBytes) + ' not yet checkpointed', state.walPin ? COLORS.yellow : COLORS.cyan);
     var counts = state.alertCounts;
     var totalAlerts = counts ? (counts.info || 0) + (counts.warning || 0) + (counts.critical || 0) : null;
     kpi('alerts', counts ? int(totalAlerts) : '–', null, counts ? int(counts.critical || 0) + ' crit · ' + int(counts.warning || 0) + ' warn · ' + int(counts.info || 0) + ' info' : 'recorded from schema 2', counts && counts.critical > 0 ? COLORS.red : counts && counts.warning > 0 ? COLORS.yellow : COLORS.green);
@@ -493,6 +494,7 @@ export const PAGE_SCRIPT = String.raw`
     var w = state.writer;
     var facts = el('div', { class: 'split' }, [
       el('div', null, [el('div', { class: 'label', text: 'WAL now' }), el('div', { class: 'big', 'data-figure': 'wal-bytes', text: bytes(state.database.walBytes) })]),
+      el('div', null, [el('div', { class: 'label', text: 'Not yet checkpointed' }), el('div', { class: 'big', 'data-figure': 'wal-uncheckpointed-bytes', text: bytes(state.database.walUncheckpointedBytes) })]),
       el('div', null, [el('div', { class: 'label', text: 'Checkpoints' }), el('div', { class: 'big', 'data-figure': 'checkpoints', text: w && w.checkpoints !== null ? int(w.checkpoints) : '–' })]),
       el('div', null, [el('div', { class: 'label', text: 'Blocked by a reader' }), el('div', { class: 'big', 'data-figure': 'checkpoints-blocked', text: w && w.checkpointsBlocked !== null ? int(w.checkpointsBlocked) : '–' })]),
     ]);

@@ -8,6 +8,7 @@
 import { JOB_STATES, type JobState } from '../model/index.js';
 import { statSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
+import { walPendingBytes } from '../db/doctor/wal-index.js';
 import { processAlive } from '../db/processes.js';
 import { WRITER_TABLES, type TableNames } from '../db/schema.js';
 import { readMetricMinutes, V2_METRIC_COLUMNS, type MetricMinute } from '../db/writer-records.js';
@@ -112,6 +113,8 @@ export interface DashboardSnapshot {
     databaseBytes: number;
     /** Size of the `-wal` file now (0 when there is none). */
     walBytes: number;
+    /** Bytes of it no checkpoint has copied yet, from the -shm WAL index (its size when that cannot be read). */
+    walUncheckpointedBytes: number;
     pageSize: number | null;
     pageCount: number | null;
     freePages: number | null;
@@ -238,6 +241,7 @@ export function emptySnapshot(path: string, error: string | null, now = Date.now
     takenAt: new Date(now).toISOString(),
     database: {
       path, exists: false, schemaVersion: null, journalMode: null, databaseBytes: fileSize(path), walBytes: fileSize(`${path}-wal`),
+      walUncheckpointedBytes: walPendingBytes(path, fileSize(`${path}-wal`)),
       pageSize: null, pageCount: null, freePages: null, readMs: 0, error, missing: [],
     },
     jobs: null,
@@ -332,6 +336,7 @@ export function readSnapshot(db: Database, schema: SchemaCache, options: ReadSna
   // Sizes after the read: a stat needs no transaction.
   snapshot.database.databaseBytes = fileSize(options.path);
   snapshot.database.walBytes = fileSize(`${options.path}-wal`);
+  snapshot.database.walUncheckpointedBytes = walPendingBytes(options.path, snapshot.database.walBytes);
   snapshot.database.readMs = Math.round((performance.now() - started) * 100) / 100;
   return snapshot;
 }

@@ -228,7 +228,9 @@ export function formatHealthSample(sample: HealthSample): string {
   if (sample.journalMode !== null) {
     lines.push(
       `  journal mode       ${sample.journalMode}`,
-      `  WAL                ${mb(sample.walBytes)}  (warning above ${mb(t.walWarningBytes)}, critical above ${mb(t.walCriticalBytes)})`,
+      sample.walUncheckpointedBytes === null
+        ? `  WAL                ${mb(sample.walBytes)}  (warning above ${mb(t.walWarningBytes)}, critical above ${mb(t.walCriticalBytes)})`
+        : `  WAL                ${mb(sample.walUncheckpointedBytes)} not yet checkpointed, in a file of ${mb(sample.walBytes)}  (warning above ${mb(t.walWarningBytes)}, critical above ${mb(t.walCriticalBytes)})`,
       `  database           ${mb(sample.databaseBytes)}: ${sample.pageCount} pages of ${sample.pageSize} bytes, ${sample.freePages} free (fragmentation ${pct(sample.fragmentation, 1)})`,
       sample.locksPerMinute1 === null
         ? '  locks per minute   no writer_metrics table yet (no backfill has run on this database)'

@@ -9,7 +9,7 @@ import { describeHolders, WRITE_SIDE_LOCKS } from '../locking/lock-holders.js';
 import type { RolloutLogEntry } from '../rollout/state.js';
 import { describeWalResetStatus, isAffectedByWalResetBug, walResetFixFor } from '../sqlite-version.js';
 import type { DoctorEnvironment, SampledLock } from './environment.js';
-import { pinnedFrames } from './wal-index.js';
+import { pinnedFrames, uncheckpointedBytes } from './wal-index.js';
 
 export type FindingId =
   | 'lock-errors'
@@ -119,9 +119,13 @@ function walGrowth(env: DoctorEnvironment, t: FindingThresholds): DoctorFinding 
     return finding;
   }
   const header = env.walIndex;
-  finding.evidence.push(`-wal file ${mb(env.walBytes)}; warning above ${mb(t.walWarningBytes)}, critical above ${mb(t.walCriticalBytes)}`);
+  finding.evidence.push(`-wal file ${mb(env.walBytes)}; warning above ${mb(t.walWarningBytes)}, critical above ${mb(t.walCriticalBytes)} of WAL not yet checkpointed`);
+  // What a checkpoint has still to copy, not the file: SQLite writes a WAL that started over
+  // from the file's start, and a file that a connection without journal_size_limit started
+  // over stays as large as it ever was, holding nothing to copy.
+  const pending = header === null ? env.walBytes : env.walBytes === 0 ? 0 : uncheckpointedBytes(header);
   if (header !== null) {
-    finding.evidence.push(`WAL index: ${header.mxFrame} frames, ${header.nBackfill} copied into the database by checkpoints (${header.mxFrame - header.nBackfill} waiting)`);
+    finding.evidence.push(`WAL index: ${header.mxFrame} frames, ${header.nBackfill} copied into the database by checkpoints (${Math.max(0, header.mxFrame - header.nBackfill)} waiting, ${mb(pending)})`);
   }
   const m = env.recentMetrics;
   if (m !== null && m.checkpoints !== null) {
@@ -131,13 +135,17 @@ function walGrowth(env: DoctorEnvironment, t: FindingThresholds): DoctorFinding 
   const growing = trend.length >= 3 && trend.every((bytes, i) => i === 0 || bytes >= (trend[i - 1] ?? 0)) && (trend.at(-1) ?? 0) > (trend[0] ?? 0);
   if (trend.length > 0) finding.evidence.push(`largest WAL per minute (oldest first): ${trend.map(mb).join(', ')}${growing ? ': growing every minute' : ''}`);
   const readers = pinningReaders(env, t);
-  if (env.walBytes > t.walCriticalBytes) finding.status = 'CRITICAL';
-  else if (env.walBytes > t.walWarningBytes || growing || (m?.checkpointsBlocked ?? 0) > 0) finding.status = 'WARNING';
+  if (pending > t.walCriticalBytes) finding.status = 'CRITICAL';
+  else if (pending > t.walWarningBytes || growing || (m?.checkpointsBlocked ?? 0) > 0) finding.status = 'WARNING';
+  const size = header === null ? `The WAL is ${mb(env.walBytes)}` : `The WAL holds ${mb(pending)} not yet checkpointed (its file is ${mb(env.walBytes)})`;
   if (finding.status === 'OK') {
-    finding.summary = `The WAL is ${mb(env.walBytes)} and checkpoints keep up.`;
+    finding.summary = `${size} and checkpoints keep up.`;
+    if (header !== null && env.walBytes > t.walWarningBytes) {
+      finding.summary += ' SQLite reuses the file from its start; the engine cuts it when its own commit is the first after a complete checkpoint, and SQLite removes it when the last connection closes.';
+    }
     return finding;
   }
-  finding.summary = `The WAL is ${mb(env.walBytes)}${growing ? ' and growing' : ''}: checkpoints are not keeping up${readers.length > 0 ? `, because ${readers.map((r) => who(r.lock.pid, r.lock.command)).join(', ')} holds an old snapshot` : ''}.`;
+  finding.summary = `${size}${growing ? ' and growing' : ''}: checkpoints are not keeping up${readers.length > 0 ? `, because ${readers.map((r) => who(r.lock.pid, r.lock.command)).join(', ')} holds an old snapshot` : ''}.`;
   for (const reader of readers) finding.fixes.push(`End the read transaction of ${who(reader.lock.pid, reader.lock.command)} (commit or roll back, close the cursor or the notebook cell); the next checkpoint then resets the WAL`);
   if (env.leaseHolders.length === 0) {
     finding.fixes.push('No engine is running to checkpoint: once no reader is left, `sqlite3 DB "PRAGMA wal_checkpoint(TRUNCATE)"` (or the next backfill) empties it');

@@ -35,7 +35,13 @@ export interface WalIndexHeader {
   pages: number;
 }
 
-/** Reads the header of `<database>-shm`; null when there is none, it is too short, or it is not a WAL index. */
+/** Reads of a header caught mid-update (its two copies differ) before giving up. */
+const HEADER_READS = 3;
+
+/**
+ * Reads the header of `<database>-shm`; null when there is none, it is too short, it is not a
+ * WAL index, or a writer kept updating it through every read.
+ */
 export function readWalIndex(databasePath: string): WalIndexHeader | null {
   let fd: number;
   try {
@@ -45,7 +51,14 @@ export function readWalIndex(databasePath: string): WalIndexHeader | null {
   }
   try {
     const buffer = Buffer.alloc(136);
-    if (readSync(fd, buffer, 0, 136, 0) < 136) return null;
+    // A writer updates copy 2, then copy 1 (wal.c walIndexWriteHdr): copies that differ were
+    // read in between, and SQLite's own readers then read again too.
+    let consistent = false;
+    for (let read = 0; read < HEADER_READS && !consistent; read++) {
+      if (readSync(fd, buffer, 0, 136, 0) < 136) return null;
+      consistent = buffer.subarray(0, 48).equals(buffer.subarray(48, 96));
+    }
+    if (!consistent) return null;
     const little = endianness() === 'LE';
     const u32 = (offset: number): number => (little ? buffer.readUInt32LE(offset) : buffer.readUInt32BE(offset));
     const u16 = (offset: number): number => (little ? buffer.readUInt16LE(offset) : buffer.readUInt16BE(offset));
@@ -70,6 +83,26 @@ export function readWalIndex(databasePath: string): WalIndexHeader | null {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Bytes of the WAL that no checkpoint has copied into the database yet: what a growing WAL
+ * means. The -wal file itself may be far larger and hold nothing to copy: SQLite writes a WAL
+ * that started over from the file's start, and only a connection with `journal_size_limit`
+ * set cuts the file when it starts the WAL over (a legacy script's, by default, never does).
+ */
+export function uncheckpointedBytes(header: WalIndexHeader): number {
+  return Math.max(0, header.mxFrame - header.nBackfill) * (header.pageSize + 24);
+}
+
+/**
+ * The bytes of `<database>-wal` not yet checkpointed, given the file's size: 0 without a file,
+ * and the file's size when the WAL index cannot be read (the cautious reading).
+ */
+export function walPendingBytes(databasePath: string, walFileBytes: number): number {
+  if (walFileBytes === 0) return 0;
+  const header = readWalIndex(databasePath);
+  return header === null ? walFileBytes : Math.min(walFileBytes, uncheckpointedBytes(header));
 }
 
 /**
