@@ -65,6 +65,8 @@ interface EngineFigures {
   transactions: number;
   maxLockHoldMs: number;
   maxWalBytes: number;
+  /** The -wal file when the last job ended, before close (which cuts it): what neighbours live with after a pin. */
+  endWalBytes: number;
   locks: number;
   retries: number;
   failedJobs: number;
@@ -137,6 +139,7 @@ async function backfill(engine: Engine, database: string, workload: Workload): P
   const handles = workload.jobs.map((job) => engine.enqueue(job));
   const settled = await Promise.allSettled(handles.map((handle) => handle.done));
   const seconds = (performance.now() - started) / 1000;
+  const endWalBytes = statSync(`${database}-wal`, { throwIfNoEntry: false })?.size ?? 0;
   await engine.close();
   const maxWalBytes = wal.stop();
   return {
@@ -146,6 +149,7 @@ async function backfill(engine: Engine, database: string, workload: Workload): P
     transactions: engine.totals.transactions,
     maxLockHoldMs: Number(engine.totals.maxLockHoldMs.toFixed(1)),
     maxWalBytes,
+    endWalBytes,
     locks: engine.totals.lockCount,
     retries: engine.totals.retries,
     failedJobs: settled.filter((outcome) => outcome.status === 'rejected').length,
@@ -277,7 +281,7 @@ function summarizeNeighbour(figures: readonly Figures[]): NeighbourSummary | nul
   };
 }
 
-function summarizeEngine(figures: readonly EngineFigures[]): Record<string, unknown> & { rowsPerSecond: number; maxLockHoldMs: number; maxWalBytes: number } {
+function summarizeEngine(figures: readonly EngineFigures[]): Record<string, unknown> & { rowsPerSecond: number; maxLockHoldMs: number; maxWalBytes: number; endWalBytes: number } {
   const alerts: Record<string, number> = {};
   for (const f of figures) for (const [level, count] of Object.entries(f.alerts)) alerts[level] = (alerts[level] ?? 0) + count;
   return {
@@ -288,6 +292,7 @@ function summarizeEngine(figures: readonly EngineFigures[]): Record<string, unkn
     maxLockHoldMs: Math.max(...figures.map((f) => f.maxLockHoldMs)),
     medianMaxLockHoldMs: round1(median(figures.map((f) => f.maxLockHoldMs))),
     maxWalBytes: Math.max(...figures.map((f) => f.maxWalBytes)),
+    endWalBytes: Math.max(...figures.map((f) => f.endWalBytes)),
     locks: sum(figures.map((f) => f.locks)),
     retries: sum(figures.map((f) => f.retries)),
     failedJobs: sum(figures.map((f) => f.failedJobs)),
@@ -427,6 +432,7 @@ export async function neighboursSection(options: NeighboursOptions): Promise<Rec
   rows.push(['engine', `${n(engineAlone.rowsPerSecond)} rows/s`, `${n(engineBeside.rowsPerSecond)} rows/s (${ratio} of alone)`]);
   rows.push(['  longest lock hold', `${engineAlone.maxLockHoldMs} ms`, `${engineBeside.maxLockHoldMs} ms`]);
   rows.push(['  largest WAL', mb(engineAlone.maxWalBytes), mb(engineBeside.maxWalBytes)]);
+  rows.push(['  WAL file when the last job ended', mb(engineAlone.endWalBytes), mb(engineBeside.endWalBytes)]);
   rows.push(['  locks / retries / failed jobs', `${engineAlone.locks} / ${engineAlone.retries} / ${engineAlone.failedJobs}`, `${engineBeside.locks} / ${engineBeside.retries} / ${engineBeside.failedJobs}`]);
   const alertText = (alerts: Record<string, number>): string => (Object.keys(alerts).length === 0 ? 'none' : Object.entries(alerts).map(([level, count]) => `${count} ${level}`).join(', '));
   rows.push(['  alerts', alertText(engineAlone.alerts as Record<string, number>), alertText(engineBeside.alerts as Record<string, number>)]);

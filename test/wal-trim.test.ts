@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WalTrim } from '../src/writer/thread/wal-trim.js';
 import { createEngine, demoLeagueKeys, demoSource, PROFILES, type CheckpointInfo } from '../dist/src/index.js';
-import { startNotebook } from './helpers/neighbours.js';
+import { startLegacyWriter, startNotebook } from './helpers/neighbours.js';
 import { committedRows } from './helpers/processes.js';
 import { useTempDir } from './helpers/temp.js';
 
@@ -58,18 +58,39 @@ describe('WalTrim', () => {
     expect(trim.stepBytes).toBe(before);
   });
 
-  it('lets eight complete checkpoints pass after a trim that cut nothing (another connection started the WAL over first)', () => {
-    const trim = new WalTrim({ limitBytes: 16 * MIB, budgetMs: 100 });
+  it('waits a second after a trim that cut nothing (another connection started the WAL over first), whatever the checkpoints', () => {
+    const clock = { now: 0 };
+    const trim = new WalTrim({ limitBytes: 16 * MIB, budgetMs: 100, now: () => clock.now });
     trim.checkpointed(true);
     expect(trim.due(300 * MIB)).not.toBeNull();
     trim.committed();
     trim.record(300 * MIB, 300 * MIB, 0.5);
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 20; i++) {
+      clock.now += 49;
       trim.checkpointed(true);
       expect(trim.pending).toBe(false);
     }
+    clock.now += 20;
     trim.checkpointed(true);
     expect(trim.due(300 * MIB)).toBe(236 * MIB);
+  });
+
+  it('after a try that could not cut (missed), waits a second: the first complete checkpoint after it makes the trim due', () => {
+    const clock = { now: 0 };
+    const trim = new WalTrim({ limitBytes: 16 * MIB, budgetMs: 100, now: () => clock.now });
+    trim.checkpointed(true);
+    expect(trim.pending).toBe(true);
+    trim.missed();
+    expect(trim.pending).toBe(false);
+    clock.now += 999;
+    trim.checkpointed(true);
+    expect(trim.pending).toBe(false);
+    // A reader pinned the WAL meanwhile: no checkpoint completed, and none needs to have.
+    clock.now += 5000;
+    trim.checkpointed(false);
+    expect(trim.pending).toBe(false);
+    trim.checkpointed(true);
+    expect(trim.pending).toBe(true);
   });
 });
 
@@ -111,5 +132,40 @@ describe('the WAL file after a reader lets go', () => {
     }
     expect(statSync(`${db}-wal`).size).toBeLessThanOrEqual(limit + 4 * MIB);
     expect(committedRows(db)).toBe(engine.totals.rowsInserted);
+  });
+
+  it('is cut too beside a legacy script committing every 10 ms, whose commits would start the WAL over first', { timeout: 60_000 }, async () => {
+    const db = join(tempDir(), 'league.db');
+    const threshold = 2 * MIB;
+    await using engine = await createEngine({ database: db, source: demoSource({ seed: 22 }), flags: PROFILES.recommended, checkpointThresholdBytes: threshold });
+    const trims: CheckpointInfo[] = [];
+    engine.on('checkpoint', (info) => {
+      if (info.mode === 'TRIM') trims.push(info);
+    });
+    await engine.enqueue({ leagueKey: demoLeagueKeys(1, 8)[0]!, season: 2020 }).done;
+    // Python's sqlite3 defaults: no journal_size_limit, so its commit that starts the WAL over leaves the file as it was.
+    const legacy = startLegacyWriter({ database: db, table: 'legacy_notes', durationMs: 50_000, intervalMs: 10 });
+    const notebook = startNotebook({ database: db, holdMs: 1500 });
+    let pinnedBytes = 0;
+    let endBytes = 0;
+    try {
+      await Promise.all([legacy.ready, notebook.ready]);
+      const jobs = demoLeagueKeys(6, 8).flatMap((leagueKey) => [2021, 2022].map((season) => engine.enqueue({ leagueKey, season }).done));
+      await notebook.released;
+      pinnedBytes = statSync(`${db}-wal`).size;
+      await Promise.all(jobs);
+      await Promise.all(demoLeagueKeys(3, 9).flatMap((leagueKey) => [2023, 2024].map((season) => engine.enqueue({ leagueKey, season }).done)));
+      endBytes = statSync(`${db}-wal`).size;
+    } finally {
+      await notebook.stop();
+    }
+    const figures = await legacy.stop();
+    expect(figures.errors).toEqual([]);
+    expect(figures.commits).toBeGreaterThan(50);
+    expect(pinnedBytes).toBeGreaterThan(2 * threshold);
+    const cut = trims.filter((trim) => (trim.walBytesAfter ?? 0) < trim.walBytesBefore);
+    expect(cut.length, `trims: ${trims.map((t) => `${t.walBytesBefore}->${t.walBytesAfter}`).join(', ')}`).toBeGreaterThan(0);
+    for (const trim of cut) expect(trim.durationMs).toBeLessThan(100);
+    expect(endBytes).toBeLessThan(pinnedBytes);
   });
 });

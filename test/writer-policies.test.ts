@@ -66,6 +66,21 @@ describe('the neighbour policy', () => {
     expect(policy.takeNeighbourCommits()).toBe(1);
   });
 
+  it('tells whether another connection committed since the lock was last released, not before it', () => {
+    const { state, policy } = neighbourPolicy({ others: true });
+    state.dataVersion++; // before our transaction: seen at its release, not after it
+    state.now += 100;
+    policy.lockReleased();
+    state.now += 20;
+    expect(policy.committedSinceRelease()).toBe(false);
+    state.dataVersion++;
+    state.now += 1;
+    expect(policy.committedSinceRelease()).toBe(true);
+    state.now += 50;
+    policy.lockReleased();
+    expect(policy.committedSinceRelease()).toBe(false);
+  });
+
   it('keeps a gap open after a neighbour commits in it, so one shut out by that commit gets another try, up to 2.4 gaps from the release', () => {
     const { state, policy } = neighbourPolicy({ others: true });
     state.now += 100;

@@ -161,6 +161,12 @@ export class NeighbourPolicy {
     return this.enabled && this.#present;
   }
 
+  /** Whether another connection has committed since our lock was last released (data_version, read now). */
+  committedSinceRelease(): boolean {
+    this.#observeDataVersion(this.#probe.now());
+    return this.#neighbourCommitAt > this.#lastCommitEnd;
+  }
+
   /** Called when one of our transactions (or anything else that held the write lock) ended. */
   lockReleased(): void {
     this.#lastCommitEnd = this.#probe.now();

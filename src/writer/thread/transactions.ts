@@ -9,7 +9,7 @@ import { describeHolders, findLockHolders, writeLockHolders } from '../../db/loc
 import { WAITED_CODE, withLockRetry, type LockMet, type LockRetryFailure } from '../../db/locking/lock-retry.js';
 import { LOCK_WAITERS } from '../../db/locking/lock-waiters.js';
 import { NO_RETRY_POLICY } from '../../db/locking/retry-policy.js';
-import { DatabaseLockedError } from '../../errors.js';
+import { DatabaseLockedError, isLockError } from '../../errors.js';
 import type { Flags } from '../../flags/index.js';
 import { sleep } from '../../util/sleep.js';
 import type { LockInfo, RetryPolicy, TransactionMode, WriterConfig, WriterNotice } from '../protocol.js';
@@ -141,29 +141,9 @@ export class TransactionRunner {
         const { lockedAt, waitMs } = attempt.locked();
         locks.retries = attempt.number - 1;
         locks.waitMs = waitMs;
-        this.#afterCommit = [];
-        this.#afterRollback = [];
-        try {
-          const result = body(lockedAt, locks);
-          if (keepOpen) return result;
-          const commitStart = performance.now();
-          this.#db.exec('COMMIT');
-          this.#walTrim?.committed();
-          const now = performance.now();
-          holdMs = now - lockedAt;
-          if (kind === 'batch') this.#budget.record((result as { insertMs?: number }).insertMs ?? 0, now - commitStart);
-          for (const step of this.#afterCommit) step();
-          return result;
-        } catch (error) {
-          // SQLite may already have rolled back (for example on SQLITE_FULL or a BUSY commit).
-          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-          for (const step of this.#afterRollback) step();
-          throw error;
-        } finally {
-          this.#afterCommit = [];
-          this.#afterRollback = [];
-          if (!keepOpen) this.lockReleased();
-        }
+        const result = this.#transact(kind, lockedAt, () => body(lockedAt, locks), keepOpen);
+        holdMs = result.holdMs;
+        return result.value;
       });
     });
     if (outcome.locks > 0) {
@@ -172,6 +152,52 @@ export class TransactionRunner {
       this.#notify({ type: 'operation', info: { operation, attempts: outcome.attempts, waitMs: outcome.waitMs, ok: true, jobId } });
     }
     return { value: outcome.value, attempts: outcome.attempts, waitMs: outcome.waitMs, holdMs };
+  }
+
+  /**
+   * Runs `body` in a transaction taken right away, with no gap before it and no wait for the
+   * lock: for work that continues the writer's turn (a WAL trim right after the checkpoint that
+   * followed a transaction). Null, with nothing counted, when another connection holds the lock:
+   * it took its turn first, and the work waits for a later one.
+   */
+  tryInTurn<T>(kind: WriteKind, body: () => T): { value: T; holdMs: number } | null {
+    const busyTimeout = Number(this.#db.pragma('busy_timeout', { simple: true }));
+    this.#db.pragma('busy_timeout = 0');
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      if (isLockError(error)) return null;
+      throw error;
+    } finally {
+      this.#db.pragma(`busy_timeout = ${busyTimeout}`);
+    }
+    return this.#transact(kind, performance.now(), body, false);
+  }
+
+  /** The body, COMMIT (or ROLLBACK on an error) and the bookkeeping that follows either, on a transaction just begun. */
+  #transact<T>(kind: WriteKind, lockedAt: number, body: () => T, keepOpen: boolean): { value: T; holdMs: number } {
+    this.#afterCommit = [];
+    this.#afterRollback = [];
+    try {
+      const value = body();
+      if (keepOpen) return { value, holdMs: 0 };
+      const commitStart = performance.now();
+      this.#db.exec('COMMIT');
+      this.#walTrim?.committed();
+      const now = performance.now();
+      if (kind === 'batch') this.#budget.record((value as { insertMs?: number }).insertMs ?? 0, now - commitStart);
+      for (const step of this.#afterCommit) step();
+      return { value, holdMs: now - lockedAt };
+    } catch (error) {
+      // SQLite may already have rolled back (for example on SQLITE_FULL or a BUSY commit).
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      for (const step of this.#afterRollback) step();
+      throw error;
+    } finally {
+      this.#afterCommit = [];
+      this.#afterRollback = [];
+      if (!keepOpen) this.lockReleased();
+    }
   }
 
   /** The error of an operation whose every attempt met a lock; its figures go with its job's next write (or its end). */

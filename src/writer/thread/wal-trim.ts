@@ -26,13 +26,20 @@ export interface WalTrimOptions {
   slackBytes?: number;
   /** The first cut, before any was measured (bytes). @default 64 MiB */
   firstStepBytes?: number;
+  /**
+   * After a try that could not cut, the next waits this long (ms). Counted in time, not in
+   * checkpoints: while a reader pins the WAL no checkpoint completes, so a count of them would
+   * keep the trim waiting past the moment the reader lets go, measured often to the end of a
+   * run. @default 1000
+   */
+  retryAfterMs?: number;
+  /** The clock (ms). @default performance.now */
+  now?: () => number;
 }
 
 const MIB = 1024 * 1024;
 /** Cuts smaller than this are mostly the transaction's fixed cost: they say nothing of the rate. */
 const MEASURABLE_CUT = 8 * MIB;
-/** Complete checkpoints let pass after a trim that cut nothing. */
-const SKIP_AFTER_MISS = 8;
 
 export class WalTrim {
   readonly #limitBytes: number;
@@ -43,21 +50,23 @@ export class WalTrim {
   #startsOver = false;
   /** ms per byte cut, erring high. */
   #msPerByte: number | null = null;
-  /** Complete checkpoints to let pass before the next try, after a trim that cut nothing. */
-  #skip = 0;
+  readonly #retryAfterMs: number;
+  readonly #now: () => number;
+  /** No try before this (ms), after one that could not cut. */
+  #retryAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: WalTrimOptions) {
     this.#limitBytes = options.limitBytes;
     this.#budgetMs = options.budgetMs;
     this.#slackBytes = options.slackBytes ?? 4 * MIB;
     this.#firstStepBytes = options.firstStepBytes ?? 64 * MIB;
+    this.#retryAfterMs = options.retryAfterMs ?? 1000;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** After every checkpoint: `complete` when it copied every frame of the WAL. */
   checkpointed(complete: boolean): void {
-    if (!complete) return;
-    if (this.#skip > 0) this.#skip--;
-    else this.#startsOver = true;
+    if (complete && this.#now() >= this.#retryAt) this.#startsOver = true;
   }
 
   /** After every COMMIT of the writer's connection: if the WAL was to start over, it has. */
@@ -82,13 +91,21 @@ export class WalTrim {
     return Math.max(this.#limitBytes, walFileBytes - this.stepBytes);
   }
 
+  /**
+   * A try that could not cut (nothing cut, or the RESTART before it found readers in the way).
+   * Each costs the lock for a while: the next waits `retryAfterMs`.
+   */
+  missed(): void {
+    this.#retryAt = this.#now() + this.#retryAfterMs;
+    this.#startsOver = false;
+  }
+
   /** A trim transaction held the lock `holdMs` and took the file from `fromBytes` to `toBytes`. */
   record(fromBytes: number, toBytes: number, holdMs: number): void {
     const cut = fromBytes - toBytes;
-    // Nothing cut: another connection's commit started the WAL over first (a legacy script
-    // commits in the gap before the trim). Each try costs a transaction and its gap: let a few
-    // checkpoints pass before the next.
-    if (cut <= 0) this.#skip = SKIP_AFTER_MISS;
+    // Nothing cut: another connection's commit started the WAL over first, or a reader still
+    // read from it when our commit would have.
+    if (cut <= 0) this.missed();
     if (cut < MEASURABLE_CUT) return;
     const rate = holdMs / cut;
     // A slower cut counts at once; a faster one only half: the steps shrink quickly and grow slowly.

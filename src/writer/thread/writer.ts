@@ -210,6 +210,8 @@ export class WriterThread {
     let next = 0;
     while (next < batches.length) {
       await this.#trimWal();
+      // A checkpoint in the gap (the copy after a reader let go) may have made one due.
+      this.#trimInTurn();
       const start = next;
       const chargedJob = batches[start]!.jobId;
       try {
@@ -251,6 +253,7 @@ export class WriterThread {
         this.#staging.release(ranges[next - 1]!.last);
         transactions++;
         maxHoldMs = Math.max(maxHoldMs, holdMs);
+        this.#trimInTurn();
         // The budget cut the group and a gap comes before the next transaction: the rest waits
         // for the next group, to be written with the batches that arrive meanwhile, instead of
         // making a short transaction that costs a gap of its own.
@@ -420,24 +423,75 @@ export class WriterThread {
    */
   async #trimWal(): Promise<void> {
     // Before every batch transaction: no stat of the WAL unless a checkpoint just completed.
-    if (this.#walTrim === null || !this.#walTrim.pending) return;
+    // Beside other processes the trim is #trimInTurn's: after the gap that comes first here,
+    // their commits would have started the WAL over already.
+    if (this.#walTrim === null || !this.#walTrim.pending || this.#neighbours.present) return;
     const before = this.#walBytes();
     const limit = this.#walTrim.due(before);
     if (limit === null) return;
     let holdMs: number;
     try {
-      ({ holdMs } = await this.#tx.run('wal-trim', 'immediate', 'trim', () => {
-        this.#db.pragma(`journal_size_limit = ${limit}`);
-        this.#writeMinute(0, 0, 0);
-      }));
+      ({ holdMs } = await this.#tx.run('wal-trim', 'immediate', 'trim', this.#trimBody(limit)));
     } catch (error) {
       this.#notify({ type: 'log', level: 'warn', message: `the WAL file was not trimmed: ${(error as Error).message}` });
       return;
     } finally {
       this.#db.pragma('journal_size_limit = -1');
     }
+    this.#recordTrim(before, holdMs);
+  }
+
+  /**
+   * Beside other processes, the trim cannot wait for the next transaction: their commits in the
+   * gap come first, and the first commit after a complete checkpoint is the one that starts the
+   * WAL over. It cuts the file only if its connection has journal_size_limit set, which a legacy
+   * script's has not: beside the neighbours bench's processes, after a notebook let go, the file
+   * stayed at 140 to 184 MB to the end of the run. So the trim is part of the writer's turn,
+   * right after the checkpoint that followed its transaction: at once if no other connection has
+   * committed since; else (they commit in the moment after each release, while that checkpoint
+   * syncs) after a RESTART, which holds the write lock while it copies what they wrote, so that
+   * the trim's BEGIN, microseconds later, finds the WAL copied. No wait for the lock either way,
+   * and the gap starts after the trim.
+   */
+  #trimInTurn(): void {
+    const trim = this.#walTrim;
+    if (trim === null || !trim.pending || !this.#neighbours.present) return;
+    const before = this.#walBytes();
+    if (trim.due(before) === null) return;
+    if (this.#neighbours.committedSinceRelease()) {
+      const restarted = this.#restart(this.#config.transactionBudgetMs / 2);
+      if (restarted === null || restarted.busy) {
+        trim.missed();
+        return;
+      }
+      if (!trim.pending) return;
+    }
+    const limit = trim.due(before);
+    if (limit === null) return;
+    let outcome: { holdMs: number } | null;
+    try {
+      outcome = this.#tx.tryInTurn('trim', this.#trimBody(limit));
+    } catch (error) {
+      this.#notify({ type: 'log', level: 'warn', message: `the WAL file was not trimmed: ${(error as Error).message}` });
+      return;
+    } finally {
+      this.#db.pragma('journal_size_limit = -1');
+    }
+    if (outcome === null) return;
+    this.#recordTrim(before, outcome.holdMs);
+  }
+
+  /** A trim's transaction: one small write, committed with the limit set, so that its COMMIT cuts the file (the caller sets the limit back). */
+  #trimBody(limit: number): () => void {
+    return () => {
+      this.#db.pragma(`journal_size_limit = ${limit}`);
+      this.#writeMinute(0, 0, 0);
+    };
+  }
+
+  #recordTrim(before: number, holdMs: number): void {
     const after = this.#walBytes();
-    this.#walTrim.record(before, after, holdMs);
+    this.#walTrim!.record(before, after, holdMs);
     // Reported with the checkpoints: it is the last step of one, the WAL's reset.
     this.#notify({ type: 'checkpoint', info: { mode: 'TRIM', busy: after >= before, walPages: 0, checkpointedPages: 0, walBytesBefore: before, walBytesAfter: after, durationMs: holdMs } });
   }
