@@ -8,6 +8,7 @@ import { runDoctor, type DoctorFinding, type DoctorReport } from '../src/db/doct
 import { runCli, type CliResult } from './helpers/cli.js';
 import { holdWriteLock, type HeldLock } from './helpers/processes.js';
 import { useTempDir } from './helpers/temp.js';
+import { pinnedWal } from './helpers/wal.js';
 
 const tempDir = useTempDir('league-backfill-doctor-');
 let templateDir = '';
@@ -148,28 +149,20 @@ describe('doctor', () => {
 
   it('judges a growing WAL by what it holds not yet checkpointed, not by a file SQLite writes again from its start', async () => {
     const path = database();
-    const writer = new BetterSqlite3(path);
-    const notebook = new BetterSqlite3(path, { readonly: true });
+    const wal = pinnedWal(path);
     const thresholds = { walWarningBytes: 2 * 1024 * 1024, walCriticalBytes: 100 * 1024 * 1024 };
     try {
-      writer.exec('CREATE TABLE notes (body BLOB)');
-      notebook.exec('BEGIN');
-      notebook.prepare('SELECT count(*) FROM notes').get();
-      const insert = writer.prepare('INSERT INTO notes VALUES (randomblob(4000))');
-      for (let i = 0; i < 1000; i++) insert.run();
+      wal.pinned();
       const pinned = finding(await runDoctor({ path, flagsPath: join(tempDir(), 'flags.json'), samples: 1, sampleMs: 0, thresholds }), 'wal-growth');
       expect(pinned.status).toBe('WARNING');
       expect(pinned.summary).toMatch(/^The WAL holds [\d.]+ MB not yet checkpointed \(its file is [\d.]+ MB\): checkpoints are not keeping up/);
 
-      notebook.exec('COMMIT');
-      writer.pragma('wal_checkpoint(PASSIVE)');
-      insert.run();
+      wal.reused();
       const reused = finding(await runDoctor({ path, flagsPath: join(tempDir(), 'flags.json'), samples: 1, sampleMs: 0, thresholds }), 'wal-growth');
       expect(reused.status, reused.summary).toBe('OK');
       expect(reused.summary).toMatch(/^The WAL holds 0\.\d+ MB not yet checkpointed \(its file is [\d.]+ MB\) and checkpoints keep up\. SQLite reuses the file from its start/);
     } finally {
-      notebook.close();
-      writer.close();
+      wal.close();
     }
   });
 

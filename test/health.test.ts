@@ -11,6 +11,7 @@ import { PROFILES } from '../src/flags/index.js';
 import { collect, runCli, startCli } from './helpers/cli.js';
 import { holdWriteLock, waitFor, type HeldLock } from './helpers/processes.js';
 import { useTempDir } from './helpers/temp.js';
+import { pinnedWal } from './helpers/wal.js';
 
 const tempDir = useTempDir('league-backfill-health-');
 let template = '';
@@ -264,15 +265,10 @@ describe('health and the other processes', () => {
 
   it('judges the WAL by what it holds not yet checkpointed, not by a file SQLite reuses from its start', async () => {
     const path = backfilledDatabase();
-    const writer = new BetterSqlite3(path);
-    const notebook = new BetterSqlite3(path, { readonly: true });
+    const wal = pinnedWal(path);
     try {
-      writer.exec('CREATE TABLE notes (body BLOB)');
       // A notebook's open read transaction: nothing written after its snapshot can be copied.
-      notebook.exec('BEGIN');
-      notebook.prepare('SELECT count(*) FROM notes').get();
-      const insert = writer.prepare('INSERT INTO notes VALUES (randomblob(4000))');
-      for (let i = 0; i < 1000; i++) insert.run();
+      wal.pinned();
       const pinned = await health(path, '--wal-warning-mb', '2', '--wal-critical-mb', '100');
       expect(pinned.code, pinned.stderr).toBe(1);
       expect(pinned.sample.walUncheckpointedBytes).toBeGreaterThan(3_500_000);
@@ -281,9 +277,7 @@ describe('health and the other processes', () => {
 
       // It lets go; a checkpoint copies everything, and the next commit starts the WAL over at
       // the start of the file, which a connection without journal_size_limit leaves as large.
-      notebook.exec('COMMIT');
-      expect(writer.pragma('wal_checkpoint(PASSIVE)')).toEqual([{ busy: 0, log: expect.any(Number), checkpointed: expect.any(Number) }]);
-      insert.run();
+      wal.reused();
       const reused = await health(path, '--wal-warning-mb', '2', '--wal-critical-mb', '100');
       expect(reused.code, reused.sample.problems.join('; ')).toBe(0);
       expect(reused.sample.walBytes).toBeGreaterThan(3_500_000);
@@ -292,8 +286,7 @@ describe('health and the other processes', () => {
       const human = await runCli(['health', '--db', path, '--wal-warning-mb', '2']);
       expect(human.stdout).toMatch(/ {2}WAL {16}0\.\d\d MB not yet checkpointed, in a file of \d+\.\d\d MB {2}\(warning above 2 MB/);
     } finally {
-      notebook.close();
-      writer.close();
+      wal.close();
     }
   });
 
