@@ -13,7 +13,7 @@ import { DEFAULT_FLAGS, type Flags, type WorkloadName } from '../flags/index.js'
 import type { Logger } from '../logger.js';
 import { readRecentAlerts, readWalPin, readWriterRecord, type StoredAlert, type WalPin, type WriterRecord } from './writer-records.js';
 import { findLockHolders, type LockHolder } from './locking/lock-holders.js';
-import { readWalIndex, uncheckpointedBytes } from './doctor/wal-index.js';
+import { readWalNotCheckpointed } from './doctor/wal-index.js';
 import { checkDatabasePath } from './open.js';
 import { findLeaseHolders, findProcessesWithDatabase, type LeaseHolder, type OpenProcess } from './processes.js';
 import { withReader, type ReadPool } from './read-pool.js';
@@ -353,8 +353,7 @@ export async function checkHealth(options: HealthOptions): Promise<HealthSample>
   }
   sample.databaseBytes = fileSize(absolute);
   sample.walBytes = fileSize(`${absolute}-wal`);
-  const walIndex = sample.walBytes === 0 ? null : readWalIndex(absolute);
-  sample.walUncheckpointedBytes = sample.walBytes === 0 ? 0 : walIndex === null ? null : Math.min(sample.walBytes, uncheckpointedBytes(walIndex));
+  sample.walUncheckpointedBytes = readWalNotCheckpointed(absolute, sample.walBytes);
   if (options.listProcesses !== false) sample.processes = findProcessesWithDatabase(absolute, { excludeSelf: true });
 
   try {

@@ -12,7 +12,7 @@ import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors.js';
 import { JOB_STATES } from '../model/index.js';
-import { walPendingBytes } from '../db/doctor/wal-index.js';
+import { readWalNotCheckpointed } from '../db/doctor/wal-index.js';
 import type { DashboardSnapshot } from './snapshot.js';
 
 /**
@@ -316,7 +316,7 @@ export function engineMetrics(engine: MetricsEngine, options: EngineMetricsOptio
     set.lockHoldMax.set(totals.maxLockHoldMs / 1000);
     const walFile = resolved.database !== undefined ? fileSize(`${resolved.database}-wal`) : walBytesBefore;
     set.walBytes.set(walFile);
-    set.walUncheckpointedBytes.set(resolved.database !== undefined ? walPendingBytes(resolved.database, walFile) : walFile);
+    set.walUncheckpointedBytes.set((resolved.database !== undefined ? readWalNotCheckpointed(resolved.database, walFile) : null) ?? walFile);
   };
   let walBytesBefore = 0;
   // Job handles of jobs not ended yet: their state is read at each scrape. Ended jobs are

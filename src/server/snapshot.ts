@@ -8,7 +8,7 @@
 import { JOB_STATES, type JobState } from '../model/index.js';
 import { statSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
-import { walPendingBytes } from '../db/doctor/wal-index.js';
+import { readWalNotCheckpointed } from '../db/doctor/wal-index.js';
 import { processAlive } from '../db/processes.js';
 import { WRITER_TABLES, type TableNames } from '../db/schema.js';
 import { readMetricMinutes, V2_METRIC_COLUMNS, type MetricMinute } from '../db/writer-records.js';
@@ -237,11 +237,12 @@ function parseJson(text: unknown): unknown {
 
 /** An empty snapshot: what the page shows before the database exists or when it cannot be read. */
 export function emptySnapshot(path: string, error: string | null, now = Date.now()): DashboardSnapshot {
+  const walBytes = fileSize(`${path}-wal`);
   return {
     takenAt: new Date(now).toISOString(),
     database: {
-      path, exists: false, schemaVersion: null, journalMode: null, databaseBytes: fileSize(path), walBytes: fileSize(`${path}-wal`),
-      walUncheckpointedBytes: walPendingBytes(path, fileSize(`${path}-wal`)),
+      path, exists: false, schemaVersion: null, journalMode: null, databaseBytes: fileSize(path), walBytes,
+      walUncheckpointedBytes: readWalNotCheckpointed(path, walBytes) ?? walBytes,
       pageSize: null, pageCount: null, freePages: null, readMs: 0, error, missing: [],
     },
     jobs: null,
@@ -336,7 +337,7 @@ export function readSnapshot(db: Database, schema: SchemaCache, options: ReadSna
   // Sizes after the read: a stat needs no transaction.
   snapshot.database.databaseBytes = fileSize(options.path);
   snapshot.database.walBytes = fileSize(`${options.path}-wal`);
-  snapshot.database.walUncheckpointedBytes = walPendingBytes(options.path, snapshot.database.walBytes);
+  snapshot.database.walUncheckpointedBytes = readWalNotCheckpointed(options.path, snapshot.database.walBytes) ?? snapshot.database.walBytes;
   snapshot.database.readMs = Math.round((performance.now() - started) * 100) / 100;
   return snapshot;
 }

@@ -9,7 +9,7 @@ import { describeHolders, WRITE_SIDE_LOCKS } from '../locking/lock-holders.js';
 import type { RolloutLogEntry } from '../rollout/state.js';
 import { describeWalResetStatus, isAffectedByWalResetBug, walResetFixFor } from '../sqlite-version.js';
 import type { DoctorEnvironment, SampledLock } from './environment.js';
-import { pinnedFrames, uncheckpointedBytes } from './wal-index.js';
+import { pinnedFrames, walNotCheckpointed } from './wal-index.js';
 
 export type FindingId =
   | 'lock-errors'
@@ -123,7 +123,7 @@ function walGrowth(env: DoctorEnvironment, t: FindingThresholds): DoctorFinding 
   // What a checkpoint has still to copy, not the file: SQLite writes a WAL that started over
   // from the file's start, and a file that a connection without journal_size_limit started
   // over stays as large as it ever was, holding nothing to copy.
-  const pending = header === null ? env.walBytes : env.walBytes === 0 ? 0 : uncheckpointedBytes(header);
+  const pending = walNotCheckpointed(header, env.walBytes) ?? env.walBytes;
   if (header !== null) {
     finding.evidence.push(`WAL index: ${header.mxFrame} frames, ${header.nBackfill} copied into the database by checkpoints (${Math.max(0, header.mxFrame - header.nBackfill)} waiting, ${mb(pending)})`);
   }

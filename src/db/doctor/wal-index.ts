@@ -96,13 +96,17 @@ export function uncheckpointedBytes(header: WalIndexHeader): number {
 }
 
 /**
- * The bytes of `<database>-wal` not yet checkpointed, given the file's size: 0 without a file,
- * and the file's size when the WAL index cannot be read (the cautious reading).
+ * The bytes of a `-wal` file of `walFileBytes` not yet checkpointed, as `header` says: 0 without
+ * a file, null without a header (the index could not be read).
  */
-export function walPendingBytes(databasePath: string, walFileBytes: number): number {
+export function walNotCheckpointed(header: WalIndexHeader | null, walFileBytes: number): number | null {
   if (walFileBytes === 0) return 0;
-  const header = readWalIndex(databasePath);
-  return header === null ? walFileBytes : Math.min(walFileBytes, uncheckpointedBytes(header));
+  return header === null ? null : Math.min(walFileBytes, uncheckpointedBytes(header));
+}
+
+/** The same, reading `<database>-shm` only when there is a WAL file to judge. */
+export function readWalNotCheckpointed(databasePath: string, walFileBytes: number): number | null {
+  return walNotCheckpointed(walFileBytes === 0 ? null : readWalIndex(databasePath), walFileBytes);
 }
 
 /**

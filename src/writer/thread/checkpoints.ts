@@ -37,12 +37,15 @@ export function runCheckpoint(db: Database, walPath: string, mode: CheckpointMod
   };
 }
 
-/** Runs `checkpoint` (a RESTART) with busy_timeout set to `waitMs`; null when the lock could not be had in time. */
-export function withBoundedWait(db: Database, waitMs: number, checkpoint: () => CheckpointInfo): CheckpointInfo | null {
+/**
+ * Runs `step` (a RESTART, a BEGIN) with busy_timeout set to `waitMs` (0: no wait at all); null
+ * when it met a lock it could not have in time.
+ */
+export function withBoundedWait<T>(db: Database, waitMs: number, step: () => T): T | null {
   const busyTimeout = Number(db.pragma('busy_timeout', { simple: true }));
-  db.pragma(`busy_timeout = ${Math.max(1, Math.floor(waitMs))}`);
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(waitMs))}`);
   try {
-    return checkpoint();
+    return step();
   } catch (error) {
     if (isLockError(error)) return null;
     throw error;

@@ -9,11 +9,12 @@ import { describeHolders, findLockHolders, writeLockHolders } from '../../db/loc
 import { WAITED_CODE, withLockRetry, type LockMet, type LockRetryFailure } from '../../db/locking/lock-retry.js';
 import { LOCK_WAITERS } from '../../db/locking/lock-waiters.js';
 import { NO_RETRY_POLICY } from '../../db/locking/retry-policy.js';
-import { DatabaseLockedError, isLockError } from '../../errors.js';
+import { DatabaseLockedError } from '../../errors.js';
 import type { Flags } from '../../flags/index.js';
 import { sleep } from '../../util/sleep.js';
 import type { LockInfo, RetryPolicy, TransactionMode, WriterConfig, WriterNotice } from '../protocol.js';
 import type { CheckpointPolicy } from './checkpoint-policy.js';
+import { withBoundedWait } from './checkpoints.js';
 import type { CommitBudget } from './commit-budget.js';
 import { countLock, emptyOperation, mergeOperation, type HolderWait, type OperationLocks } from './lock-accounting.js';
 import type { NeighbourPolicy } from './neighbours.js';
@@ -161,16 +162,7 @@ export class TransactionRunner {
    * it took its turn first, and the work waits for a later one.
    */
   tryInTurn<T>(kind: WriteKind, body: () => T): { value: T; holdMs: number } | null {
-    const busyTimeout = Number(this.#db.pragma('busy_timeout', { simple: true }));
-    this.#db.pragma('busy_timeout = 0');
-    try {
-      this.#db.exec('BEGIN IMMEDIATE');
-    } catch (error) {
-      if (isLockError(error)) return null;
-      throw error;
-    } finally {
-      this.#db.pragma(`busy_timeout = ${busyTimeout}`);
-    }
+    if (withBoundedWait(this.#db, 0, () => this.#db.exec('BEGIN IMMEDIATE')) === null) return null;
     return this.#transact(kind, performance.now(), body, false);
   }
 

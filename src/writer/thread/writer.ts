@@ -457,7 +457,8 @@ export class WriterThread {
     const trim = this.#walTrim;
     if (trim === null || !trim.pending || !this.#neighbours.present) return;
     const before = this.#walBytes();
-    if (trim.due(before) === null) return;
+    const limit = trim.due(before);
+    if (limit === null) return;
     if (this.#neighbours.committedSinceRelease()) {
       const restarted = this.#restart(this.#config.transactionBudgetMs / 2);
       if (restarted === null || restarted.busy) {
@@ -466,8 +467,6 @@ export class WriterThread {
       }
       if (!trim.pending) return;
     }
-    const limit = trim.due(before);
-    if (limit === null) return;
     let outcome: { holdMs: number } | null;
     try {
       outcome = this.#tx.tryInTurn('trim', this.#trimBody(limit));
@@ -499,7 +498,8 @@ export class WriterThread {
   /** RESTART with a bounded wait for readers; null when the lock could not be had in time. */
   #restart(waitMs: number): CheckpointResult | null {
     try {
-      const info = withBoundedWait(this.#db, waitMs, () => this.#checkpoint('RESTART'));
+      // At least 1 ms: with no busy handler at all a RESTART gives up at the first lock it meets.
+      const info = withBoundedWait(this.#db, Math.max(1, waitMs), () => this.#checkpoint('RESTART'));
       return info === null ? null : toResult(info);
     } finally {
       // RESTART held the write lock while it waited for readers: the gap owed to the
